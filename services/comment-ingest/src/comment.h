@@ -1,0 +1,53 @@
+/* comment.h - decoding a comment-submitted event into a validated comment, or a rejection. */
+#ifndef CI_COMMENT_H
+#define CI_COMMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reason.h"
+#include "timefmt.h"
+#include "uuid.h"
+
+#define COMMENT_BODY_MIN 50
+#define COMMENT_BODY_MAX 500
+#define COMMENT_ARTICLE_ID_MAX 128
+#define COMMENT_AUTHOR_ID_MAX 128
+#define COMMENT_DISPLAY_NAME_MAX 64
+#define COMMENT_DETAIL_LEN 200
+
+struct comment {
+	char comment_id[UUID_STR_LEN]; /* empty until known valid */
+	char parent_id[UUID_STR_LEN];  /* empty when not a reply */
+	char *article_id;              /* NULL until known valid */
+	char *author_id;
+	char *display_name; /* cleaned (NFC, trimmed) */
+	char *body;         /* cleaned (NFC, trimmed) */
+	size_t body_graphemes;
+	int64_t submitted_us;
+	char submitted_at[TIMEFMT_LEN]; /* canonical UTC */
+};
+
+/* What the rules decided about one event. */
+struct verdict {
+	enum outcome outcome;
+	enum reason reject;             /* the rejection reason when outcome is REJECT */
+	unsigned hold_mask;             /* 1u << reason for each hold reason that applied */
+	char detail[COMMENT_DETAIL_LEN]; /* human-readable, for the rejection */
+};
+
+/*
+ * Decodes and validates one event value. Fills c as far as it is valid and v
+ * with the decision so far: OUTCOME_PUBLISH when the event is a well-formed
+ * comment (triage may still hold or reject it), OUTCOME_REJECT with a reason
+ * otherwise. Never fails on any input; c must be released with comment_clear.
+ */
+enum outcome comment_decode(const char *payload, size_t len, struct comment *c, struct verdict *v);
+
+void comment_clear(struct comment *c);
+
+/* Sets v to a rejection with a formatted detail. Returns OUTCOME_REJECT. */
+enum outcome verdict_reject(struct verdict *v, enum reason r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,151 @@
+/* config.c - service configuration from environment variables, with defaults that match `make up`. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct var_doc {
+	const char *name;
+	const char *def;
+	const char *help;
+};
+
+static const struct var_doc vars[] = {
+	{"KAFKA_BOOTSTRAP_SERVERS", CONFIG_DEFAULT_BOOTSTRAP, "Kafka bootstrap servers"},
+	{"KAFKA_GROUP_ID", "comment-ingest", "consumer group shared by all instances"},
+	{"KAFKA_TRANSACTIONAL_ID", "comment-ingest-<hostname>", "stable per instance; fences a zombie predecessor"},
+	{"TOPIC_SUBMITTED", "comment-submitted", "input topic"},
+	{"TOPIC_PUBLISHED", "comment-published", "output: accepted comments"},
+	{"TOPIC_MODERATION", "moderation-needed", "output: held comments"},
+	{"TOPIC_REJECTED", "comment-rejected", "output: rejected events"},
+	{"DATABASE_URL", CONFIG_DEFAULT_DATABASE_URL, "PostgreSQL connection URI (password never logged)"},
+	{"HTTP_ADDR", "0.0.0.0", "health endpoint address"},
+	{"HTTP_PORT", "8080", "health endpoint port (/healthz, /readyz, /metrics)"},
+	{"BATCH_MAX_MESSAGES", "500", "messages per batch (1-100000)"},
+	{"BATCH_MAX_WAIT_MS", "20", "how long a batch waits to fill, in ms (0-60000)"},
+	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+};
+
+void config_print_help(void)
+{
+	printf("Environment variables (default):\n");
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		printf("  %-24s %s (default: %s)\n", vars[i].name, vars[i].help, vars[i].def);
+}
+
+static int take_string(char **dst, config_getenv_fn get, const char *name, const char *def,
+		       char *err, size_t errlen)
+{
+	const char *v = get(name);
+	if (!v)
+		v = def;
+	if (*v == '\0') {
+		snprintf(err, errlen, "%s must not be empty", name);
+		return -1;
+	}
+	*dst = strdup(v);
+	return *dst ? 0 : -1;
+}
+
+static int take_int(int *dst, config_getenv_fn get, const char *name, int def, int min, int max,
+		    char *err, size_t errlen)
+{
+	const char *v = get(name);
+	if (!v) {
+		*dst = def;
+		return 0;
+	}
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	if (errno || end == v || *end != '\0' || n < min || n > max) {
+		snprintf(err, errlen, "%s must be an integer from %d to %d", name, min, max);
+		return -1;
+	}
+	*dst = (int)n;
+	return 0;
+}
+
+int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	char host[HOST_NAME_MAX + 1] = "localhost";
+	char txid_default[HOST_NAME_MAX + 32];
+	gethostname(host, sizeof(host) - 1);
+	snprintf(txid_default, sizeof(txid_default), "comment-ingest-%s", host);
+
+	if (take_string(&cfg->kafka_bootstrap, get, "KAFKA_BOOTSTRAP_SERVERS", CONFIG_DEFAULT_BOOTSTRAP, err, errlen) ||
+	    take_string(&cfg->group_id, get, "KAFKA_GROUP_ID", "comment-ingest", err, errlen) ||
+	    take_string(&cfg->transactional_id, get, "KAFKA_TRANSACTIONAL_ID", txid_default, err, errlen) ||
+	    take_string(&cfg->topic_submitted, get, "TOPIC_SUBMITTED", "comment-submitted", err, errlen) ||
+	    take_string(&cfg->topic_published, get, "TOPIC_PUBLISHED", "comment-published", err, errlen) ||
+	    take_string(&cfg->topic_moderation, get, "TOPIC_MODERATION", "moderation-needed", err, errlen) ||
+	    take_string(&cfg->topic_rejected, get, "TOPIC_REJECTED", "comment-rejected", err, errlen) ||
+	    take_string(&cfg->database_url, get, "DATABASE_URL", CONFIG_DEFAULT_DATABASE_URL, err, errlen) ||
+	    take_string(&cfg->http_addr, get, "HTTP_ADDR", "0.0.0.0", err, errlen) ||
+	    take_int(&cfg->http_port, get, "HTTP_PORT", 8080, 1, 65535, err, errlen) ||
+	    take_int(&cfg->batch_max_messages, get, "BATCH_MAX_MESSAGES", 500, 1, 100000, err, errlen) ||
+	    take_int(&cfg->batch_max_wait_ms, get, "BATCH_MAX_WAIT_MS", 20, 0, 60000, err, errlen))
+		goto failed;
+
+	const char *lvl = get("LOG_LEVEL");
+	cfg->log_level = log_level_parse(lvl ? lvl : "info");
+	if (cfg->log_level < 0) {
+		snprintf(err, errlen, "LOG_LEVEL must be one of debug, info, warn, error");
+		goto failed;
+	}
+	if (strncmp(cfg->database_url, "postgresql://", 13) != 0 &&
+	    strncmp(cfg->database_url, "postgres://", 11) != 0) {
+		snprintf(err, errlen, "DATABASE_URL must start with postgresql:// or postgres://");
+		goto failed;
+	}
+	const char *outputs[] = {cfg->topic_published, cfg->topic_moderation, cfg->topic_rejected};
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(outputs[i], cfg->topic_submitted) == 0) {
+			snprintf(err, errlen, "output topic %s must differ from TOPIC_SUBMITTED", outputs[i]);
+			goto failed;
+		}
+	}
+	return 0;
+
+failed:
+	config_free(cfg);
+	return -1;
+}
+
+void config_free(struct config *cfg)
+{
+	free(cfg->kafka_bootstrap);
+	free(cfg->group_id);
+	free(cfg->transactional_id);
+	free(cfg->topic_submitted);
+	free(cfg->topic_published);
+	free(cfg->topic_moderation);
+	free(cfg->topic_rejected);
+	free(cfg->database_url);
+	free(cfg->http_addr);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+void config_redact_url(const char *url, char *out, size_t outlen)
+{
+	/* scheme://user:password@host... -> scheme://user:***@host... */
+	const char *scheme_end = strstr(url, "://");
+	const char *at = scheme_end ? strchr(scheme_end + 3, '@') : NULL;
+	const char *colon = at ? memchr(scheme_end + 3, ':', (size_t)(at - scheme_end - 3)) : NULL;
+	if (!colon) {
+		snprintf(out, outlen, "%s", url);
+	} else {
+		snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+	}
+	/* A password may also come as ?password=...: drop the whole query. */
+	char *q = strchr(out, '?');
+	if (q && strstr(q, "password"))
+		snprintf(q, outlen - (size_t)(q - out), "?***");
+}

@@ -1,0 +1,42 @@
+/* config.h - service configuration from environment variables, with defaults that match `make up`. */
+#ifndef CI_CONFIG_H
+#define CI_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_DEFAULT_BOOTSTRAP "127.0.0.1:9092"
+#define CONFIG_DEFAULT_DATABASE_URL "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest"
+
+struct config {
+	char *kafka_bootstrap;
+	char *group_id;
+	char *transactional_id;
+	char *topic_submitted;
+	char *topic_published;
+	char *topic_moderation;
+	char *topic_rejected;
+	char *database_url;
+	char *http_addr;
+	int http_port;
+	int batch_max_messages;
+	int batch_max_wait_ms;
+	int log_level;
+};
+
+/* Looks a variable up; tests pass their own, production passes getenv. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/*
+ * Fills cfg from the environment. Returns 0, or -1 with a one-line
+ * explanation in err (which names the variable, never a secret value).
+ */
+int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errlen);
+void config_free(struct config *cfg);
+
+/* Copies url into out with any password replaced by "***". */
+void config_redact_url(const char *url, char *out, size_t outlen);
+
+/* Prints the documented variables and defaults (for --help). */
+void config_print_help(void);
+
+#endif

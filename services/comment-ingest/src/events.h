@@ -1,0 +1,52 @@
+/* events.h - the output events: comment-published, moderation-needed and comment-rejected as JSON. */
+#ifndef CI_EVENTS_H
+#define CI_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comment.h"
+
+#define EVENTS_SCHEMA_VERSION 1
+
+/* Where an input event was read from. */
+struct source {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;
+};
+
+/* A stored comment as PostgreSQL returns it; every string is NUL-terminated. */
+struct stored_comment {
+	const char *comment_id;
+	const char *article_id;
+	const char *author_id;
+	const char *display_name;
+	const char *parent_id; /* NULL when not a reply */
+	const char *body;
+	const char *status;    /* "published" or "pending" */
+	const char *reasons;   /* JSON array of {code, detail} */
+	const char *submitted_at;
+	const char *accepted_at;
+	struct source source;
+};
+
+/*
+ * Builds the event for a stored comment: comment-published when its status
+ * is published, moderation-needed when pending. The result depends only on
+ * the row, so a replay produces the same bytes. Returns a malloc'ed string or
+ * NULL; *held tells which kind it is.
+ */
+char *events_stored(const struct stored_comment *row, int *held);
+
+/*
+ * Builds a comment-rejected event. c may carry the comment and article ids
+ * when they were valid. The event id derives from the source coordinates.
+ */
+char *events_rejected(const struct source *src, const char *payload, size_t len,
+		      const struct comment *c, const struct verdict *v);
+
+/* Builds the JSON array of hold reasons stored with a pending comment. */
+char *events_hold_reasons(unsigned hold_mask);
+
+#endif

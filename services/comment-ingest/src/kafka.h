@@ -1,0 +1,75 @@
+/* kafka.h - librdkafka on the loop: the group consumer, the transactional producer, and their event fds. */
+#ifndef CI_KAFKA_H
+#define CI_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "config.h"
+
+struct kafka;
+
+enum kafka_event {
+	KAFKA_READABLE,  /* the consumer queue has something: call kafka_poll() */
+	KAFKA_ASSIGNED,  /* partitions were assigned (count in kafka_assigned()) */
+	KAFKA_REVOKED,   /* partitions were revoked: drop any uncommitted batch */
+};
+
+typedef void (*kafka_event_cb)(struct kafka *k, enum kafka_event ev, void *arg);
+
+/* One message to produce inside a transaction. */
+struct kafka_out {
+	const char *topic;
+	const char *key;
+	size_t key_len;
+	const char *value;
+	size_t value_len;
+};
+
+enum kafka_tx_result {
+	KAFKA_TX_OK = 0,
+	KAFKA_TX_ABORTED = -1, /* aborted: the batch must be replayed */
+	KAFKA_TX_FATAL = -2,   /* the producer cannot go on (e.g. fenced) */
+};
+
+/*
+ * Creates both clients and subscribes to cfg->topic_submitted. Events come
+ * through cb on the loop thread. Returns NULL with a message in err on
+ * failure. The transactional producer is not usable before
+ * kafka_init_transactions() succeeded.
+ */
+struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_event_cb cb, void *arg,
+			   char *err, size_t errlen);
+
+/* Blocking (run off the loop): registers the transactional.id, fencing older instances. */
+int kafka_init_transactions(struct kafka *k, char *err, size_t errlen);
+
+/* Loop thread: the next consumer message or NULL; serves rebalances, errors and logs. */
+rd_kafka_message_t *kafka_poll(struct kafka *k);
+
+/*
+ * Blocking (run off the loop): one transaction with every output message and
+ * the consumer offsets (next offset per partition) of the batch.
+ */
+enum kafka_tx_result kafka_commit(struct kafka *k, const struct kafka_out *out, size_t n,
+				  rd_kafka_topic_partition_list_t *offsets, char *err, size_t errlen);
+
+/* Blocking (run off the loop): moves the consumer back to the given offsets. */
+int kafka_rewind(struct kafka *k, rd_kafka_topic_partition_list_t *offsets);
+
+/* Loop thread: pauses or resumes every assigned partition. */
+void kafka_pause(struct kafka *k, int pause);
+
+int kafka_assigned(const struct kafka *k);
+/* True when both clients see an up broker and transactions are initialized. */
+int kafka_is_ready(const struct kafka *k, char *why, size_t whylen);
+
+/* Loop thread: stops watching the queues (before kafka_shutdown). */
+void kafka_unwatch(struct kafka *k);
+/* Blocking (run off the loop): leaves the group and destroys both clients. */
+void kafka_shutdown(struct kafka *k);
+/* Loop thread, after kafka_shutdown: closes the handles; frees k in the close callbacks. */
+void kafka_close(struct kafka *k);
+
+#endif

@@ -1,0 +1,120 @@
+/* main.c - comment-ingest: configuration, start-up, signals and an orderly shutdown around one libuv loop. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "config.h"
+#include "health.h"
+#include "http.h"
+#include "log.h"
+#include "pipeline.h"
+#include "rules.h"
+
+#ifndef COMMENT_INGEST_VERSION
+#define COMMENT_INGEST_VERSION "0.1.0"
+#endif
+
+struct app {
+	uv_loop_t *loop;
+	struct config cfg;
+	struct pipeline *pipeline;
+	struct http_server *http;
+	uv_signal_t sigterm, sigint;
+	int status;
+};
+
+static void usage(void)
+{
+	printf("comment-ingest %s\n"
+	       "Consumes comment-submitted events from Kafka, validates and deduplicates them, stores\n"
+	       "accepted comments in PostgreSQL and publishes comment-published, moderation-needed and\n"
+	       "comment-rejected events, effectively once.\n\n"
+	       "Usage: comment-ingest [--help] [--version]\n\n",
+	       COMMENT_INGEST_VERSION);
+	config_print_help();
+}
+
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	struct app *app = h->data;
+	log_info("stopping", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	pipeline_stop(app->pipeline, 0);
+}
+
+static void on_stopped(struct pipeline *p, int status, void *arg)
+{
+	(void)p;
+	struct app *app = arg;
+	app->status = status;
+	uv_close((uv_handle_t *)&app->sigterm, NULL);
+	uv_close((uv_handle_t *)&app->sigint, NULL);
+	if (app->http)
+		http_close(app->http, NULL, NULL);
+	app->http = NULL;
+	pipeline_free(app->pipeline);
+	app->pipeline = NULL;
+}
+
+int main(int argc, char **argv)
+{
+	struct app app = {0};
+	char err[512];
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage();
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("comment-ingest %s\n", COMMENT_INGEST_VERSION);
+			return 0;
+		}
+		fprintf(stderr, "comment-ingest: unknown argument %s (see --help)\n", argv[i]);
+		return 2;
+	}
+	if (config_load(&app.cfg, env_get, err, sizeof(err)) != 0) {
+		fprintf(stderr, "comment-ingest: invalid configuration: %s\n", err);
+		return 2;
+	}
+	log_set_level((enum log_level)app.cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	char url[512];
+	config_redact_url(app.cfg.database_url, url, sizeof(url));
+	log_info("starting", "version", COMMENT_INGEST_VERSION, "kafka", app.cfg.kafka_bootstrap, "group",
+		 app.cfg.group_id, "transactional_id", app.cfg.transactional_id, "input", app.cfg.topic_submitted,
+		 "database", url);
+
+	struct rules rules;
+	rules_defaults(&rules);
+	app.loop = uv_default_loop();
+	app.pipeline = pipeline_create(app.loop, &app.cfg, &rules, on_stopped, &app, err, sizeof(err));
+	if (!app.pipeline) {
+		fprintf(stderr, "comment-ingest: invalid configuration: %s\n", err);
+		return 2;
+	}
+	app.http = http_start(app.loop, app.cfg.http_addr, app.cfg.http_port, health_handle, app.pipeline, err,
+			      sizeof(err));
+	if (!app.http) {
+		log_error("cannot start the health endpoint", "error", err);
+		return 1;
+	}
+	uv_signal_init(app.loop, &app.sigterm);
+	uv_signal_init(app.loop, &app.sigint);
+	app.sigterm.data = app.sigint.data = &app;
+	uv_signal_start(&app.sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&app.sigint, signal_cb, SIGINT);
+
+	pipeline_start(app.pipeline);
+	uv_run(app.loop, UV_RUN_DEFAULT);
+	uv_loop_close(app.loop);
+	log_info("stopped", "status", app.status ? "1" : "0");
+	config_free(&app.cfg);
+	return app.status;
+}

@@ -1,0 +1,88 @@
+/* metrics.c - the service's counters and histograms, rendered as Prometheus text. */
+#include "metrics.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct metrics metrics;
+
+static const double batch_bounds[METRICS_BATCH_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1,
+							    0.25, 0.5, 1, 2.5, 5};
+
+void metrics_observe_batch(double seconds)
+{
+	for (int i = 0; i < METRICS_BATCH_BUCKETS; i++)
+		if (seconds <= batch_bounds[i])
+			metrics.batch_buckets[i]++;
+	metrics.batch_count++;
+	metrics.batch_sum_seconds += seconds;
+}
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	for (;;) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if (b->p && b->len + (size_t)n < b->cap) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np)
+			return;
+		b->p = np;
+		b->cap = cap;
+	}
+}
+
+static void counter(struct sbuf *b, const char *name, const char *help, uint64_t v)
+{
+	sb_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+		  (unsigned long long)v);
+}
+
+char *metrics_render(size_t *len)
+{
+	struct sbuf b = {0};
+	counter(&b, "comment_ingest_consumed_total", "Events consumed and committed.", metrics.consumed);
+	counter(&b, "comment_ingest_published_total", "Comments stored and published.", metrics.published);
+	counter(&b, "comment_ingest_held_total", "Comments stored as pending and sent to moderation.", metrics.held);
+	sb_printf(&b, "# HELP comment_ingest_rejected_total Events rejected, by reason code.\n"
+		      "# TYPE comment_ingest_rejected_total counter\n");
+	for (int r = 1; r < REASON__COUNT; r++)
+		if (reason_outcome((enum reason)r) == OUTCOME_REJECT)
+			sb_printf(&b, "comment_ingest_rejected_total{reason=\"%s\"} %llu\n",
+				  reason_code((enum reason)r), (unsigned long long)metrics.rejected[r]);
+	counter(&b, "comment_ingest_duplicate_total", "Events whose comment_id was already stored from other coordinates.", metrics.duplicate);
+	counter(&b, "comment_ingest_replayed_total", "Events replayed from the coordinates they were stored from (output re-emitted).", metrics.replayed);
+	counter(&b, "comment_ingest_batches_total", "Batches committed.", metrics.batches);
+	counter(&b, "comment_ingest_transaction_aborts_total", "Kafka transactions aborted and retried.", metrics.tx_aborts);
+	counter(&b, "comment_ingest_pauses_total", "Times consumption was paused by a dependency fault.", metrics.pauses);
+	counter(&b, "comment_ingest_postgres_reconnects_total", "PostgreSQL connection attempts after a loss.", metrics.pg_reconnects);
+	sb_printf(&b, "# HELP comment_ingest_batch_duration_seconds Time from a batch's first message to its Kafka commit.\n"
+		      "# TYPE comment_ingest_batch_duration_seconds histogram\n");
+	for (int i = 0; i < METRICS_BATCH_BUCKETS; i++)
+		sb_printf(&b, "comment_ingest_batch_duration_seconds_bucket{le=\"%g\"} %llu\n", batch_bounds[i],
+			  (unsigned long long)metrics.batch_buckets[i]);
+	sb_printf(&b, "comment_ingest_batch_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+		  (unsigned long long)metrics.batch_count);
+	sb_printf(&b, "comment_ingest_batch_duration_seconds_sum %.6f\n", metrics.batch_sum_seconds);
+	sb_printf(&b, "comment_ingest_batch_duration_seconds_count %llu\n", (unsigned long long)metrics.batch_count);
+	*len = b.len;
+	return b.p;
+}

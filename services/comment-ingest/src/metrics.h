@@ -1,0 +1,36 @@
+/* metrics.h - the service's counters and histograms, rendered as Prometheus text. */
+#ifndef CI_METRICS_H
+#define CI_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "reason.h"
+
+#define METRICS_BATCH_BUCKETS 10
+
+/* Owned by the loop thread: every field is read and written there only. */
+struct metrics {
+	uint64_t consumed;
+	uint64_t published;
+	uint64_t held;
+	uint64_t rejected[REASON__COUNT];
+	uint64_t duplicate;
+	uint64_t replayed;
+	uint64_t batches;
+	uint64_t tx_aborts;
+	uint64_t pauses;
+	uint64_t pg_reconnects;
+	uint64_t batch_buckets[METRICS_BATCH_BUCKETS]; /* cumulative counts per upper bound */
+	uint64_t batch_count;
+	double batch_sum_seconds;
+};
+
+extern struct metrics metrics;
+
+void metrics_observe_batch(double seconds);
+
+/* Renders the Prometheus text exposition into a malloc'ed string (caller frees). */
+char *metrics_render(size_t *len);
+
+#endif

@@ -1,0 +1,658 @@
+/* pipeline.c - the batch path: collect, decide, store in PostgreSQL, then commit outputs and offsets in Kafka.
+ *
+ * One batch at a time, read top-down:
+ *   pipeline_pump      collect up to BATCH_MAX_MESSAGES or BATCH_MAX_WAIT_MS
+ *   batch_run          decode, normalize, validate and triage each message
+ *   batch_stored       PostgreSQL committed: match rows (new, replay or duplicate), build events
+ *   batch_commit       off the loop: one Kafka transaction with the events and the offsets
+ *   batch_committed    count the outcomes, start the next batch
+ * A failure before the Kafka commit rewinds the consumer to the batch's first
+ * offsets; the replay rule in batch_stored makes the retry produce the same output.
+ */
+#include "pipeline.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "events.h"
+#include "log.h"
+#include "metrics.h"
+
+#define RETRY_DELAY_MS 500
+
+enum pstate {
+	P_INIT,       /* initializing transactions (off the loop) */
+	P_COLLECTING, /* polling the consumer into the batch */
+	P_STORING,    /* the PostgreSQL transaction is in flight */
+	P_COMMITTING, /* the Kafka transaction is in flight (off the loop) */
+	P_REWINDING,  /* seeking back after a failure (off the loop) */
+	P_CLOSING,    /* leaving the group (off the loop) */
+	P_CLOSED,
+};
+
+enum slot_result { RES_PENDING, RES_PUBLISHED, RES_HELD, RES_REJECTED, RES_DUPLICATE };
+
+/* One consumed message and what became of it. */
+struct slot {
+	rd_kafka_message_t *msg;
+	struct comment c;
+	struct verdict v;
+	enum slot_result result;
+	int replay;
+	char *event;     /* output value, or NULL */
+	char *event_key; /* article_id of a stored comment */
+};
+
+struct pipeline {
+	uv_loop_t *loop;
+	const struct config *cfg;
+	struct rules rules;
+	struct kafka *kafka;
+	struct store *store;
+	enum pstate state;
+	int stopping;
+	int exit_status;
+	int fault_paused;
+	pipeline_stopped_cb stopped_cb;
+	void *arg;
+
+	struct slot *slots;
+	size_t n, cap;
+	uint64_t first_ns;
+	uv_timer_t timer; /* linger, or the delay before a retry */
+	uv_work_t work;
+	struct store_rows rows;
+	struct kafka_out *out;
+	size_t nout;
+	rd_kafka_topic_partition_list_t *commit_offsets; /* next offset per partition */
+	rd_kafka_topic_partition_list_t *first_offsets;  /* where a replay starts */
+	int work_result;
+	char work_err[512];
+};
+
+static void pipeline_pump(struct pipeline *p);
+static void batch_run(struct pipeline *p);
+static void batch_rewind(struct pipeline *p, const char *why);
+static void pipeline_close(struct pipeline *p);
+
+/* ---- batch memory --------------------------------------------------------------------------- */
+
+static void batch_clear(struct pipeline *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct slot *s = &p->slots[i];
+		rd_kafka_message_destroy(s->msg);
+		comment_clear(&s->c);
+		free(s->event);
+		free(s->event_key);
+	}
+	p->n = 0;
+	p->nout = 0;
+	store_rows_reset(&p->rows);
+	if (p->commit_offsets)
+		rd_kafka_topic_partition_list_destroy(p->commit_offsets);
+	if (p->first_offsets)
+		rd_kafka_topic_partition_list_destroy(p->first_offsets);
+	p->commit_offsets = p->first_offsets = NULL;
+	uv_timer_stop(&p->timer);
+}
+
+static int batch_add(struct pipeline *p, rd_kafka_message_t *m)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		struct slot *ns = realloc(p->slots, cap * sizeof(*ns));
+		struct kafka_out *no = realloc(p->out, cap * sizeof(*no));
+		if (ns)
+			p->slots = ns;
+		if (no)
+			p->out = no;
+		if (!ns || !no)
+			return -1;
+		p->cap = cap;
+	}
+	memset(&p->slots[p->n], 0, sizeof(p->slots[p->n]));
+	p->slots[p->n++].msg = m;
+	if (p->n == 1)
+		p->first_ns = uv_hrtime();
+	return 0;
+}
+
+/* ---- collecting ----------------------------------------------------------------------------- */
+
+static void timer_pump_cb(uv_timer_t *t)
+{
+	struct pipeline *p = t->data;
+	if (p->state == P_COLLECTING && p->n > 0)
+		batch_run(p);
+	else
+		pipeline_pump(p);
+}
+
+/* Polls the consumer into the batch; runs the batch when it is full or stopping. */
+static void pipeline_pump(struct pipeline *p)
+{
+	if (p->state != P_COLLECTING)
+		return;
+	while (p->n < (size_t)p->cfg->batch_max_messages && p->state == P_COLLECTING) {
+		rd_kafka_message_t *m = kafka_poll(p->kafka);
+		if (!m)
+			break;
+		if (m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				log_warn("kafka consume error", "error", rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		if (batch_add(p, m)) {
+			rd_kafka_message_destroy(m);
+			log_error("out of memory collecting a batch");
+			batch_rewind(p, "out of memory");
+			return;
+		}
+		if (p->n == 1 && p->cfg->batch_max_wait_ms > 0)
+			uv_timer_start(&p->timer, timer_pump_cb, (uint64_t)p->cfg->batch_max_wait_ms, 0);
+	}
+	if (p->state != P_COLLECTING)
+		return;
+	if (p->n > 0 && (p->n >= (size_t)p->cfg->batch_max_messages || p->stopping || p->cfg->batch_max_wait_ms == 0))
+		batch_run(p);
+	else if (p->n == 0 && p->stopping)
+		pipeline_close(p);
+}
+
+static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
+{
+	(void)k;
+	struct pipeline *p = arg;
+	switch (ev) {
+	case KAFKA_READABLE:
+		pipeline_pump(p);
+		break;
+	case KAFKA_ASSIGNED:
+		break;
+	case KAFKA_REVOKED:
+		/* Offsets of an uncommitted batch were never committed: the new owner replays it. */
+		if (p->state == P_COLLECTING && p->n > 0) {
+			log_info("dropping the uncommitted batch of revoked partitions");
+			batch_clear(p);
+		}
+		break;
+	}
+}
+
+static void store_state(struct store *s, int ready, void *arg)
+{
+	(void)s;
+	struct pipeline *p = arg;
+	if (!ready && !p->fault_paused) {
+		p->fault_paused = 1;
+		metrics.pauses++;
+		kafka_pause(p->kafka, 1);
+	} else if (ready && p->fault_paused) {
+		p->fault_paused = 0;
+		kafka_pause(p->kafka, 0);
+		pipeline_pump(p);
+	}
+	if (!ready)
+		metrics.pg_reconnects++;
+}
+
+/* ---- deciding ------------------------------------------------------------------------------- */
+
+/* Records the partition's next offset (commit) and first offset (replay) for m. */
+static void track_offsets(struct pipeline *p, const rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(p->commit_offsets, topic, m->partition);
+	if (!c)
+		rd_kafka_topic_partition_list_add(p->commit_offsets, topic, m->partition)->offset = m->offset + 1;
+	else if (m->offset + 1 > c->offset)
+		c->offset = m->offset + 1;
+	rd_kafka_topic_partition_t *f = rd_kafka_topic_partition_list_find(p->first_offsets, topic, m->partition);
+	if (!f)
+		rd_kafka_topic_partition_list_add(p->first_offsets, topic, m->partition)->offset = m->offset;
+	else if (m->offset < f->offset)
+		f->offset = m->offset;
+}
+
+/* Decides one message: a rejection gets its event now; a comment becomes a row to store. */
+static int slot_decide(struct pipeline *p, struct slot *s)
+{
+	const rd_kafka_message_t *m = s->msg;
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	if (comment_decode(m->payload, m->len, &s->c, &s->v) == OUTCOME_PUBLISH)
+		rules_triage(&p->rules, &s->c, &s->v);
+
+	if (s->v.outcome == OUTCOME_REJECT) {
+		struct source src = {topic, m->partition, m->offset};
+		s->result = RES_REJECTED;
+		s->event = events_rejected(&src, m->payload, m->len, &s->c, &s->v);
+		return s->event ? 0 : -1;
+	}
+	int held = s->v.outcome == OUTCOME_HOLD;
+	char *reasons = held ? events_hold_reasons(s->v.hold_mask) : NULL;
+	int rc = store_rows_add(&p->rows, &s->c, held ? "pending" : "published", reasons ? reasons : "[]", topic,
+				m->partition, m->offset);
+	free(reasons);
+	s->result = RES_PENDING;
+	return rc;
+}
+
+static void batch_stored(struct store *st, const char *err, PGresult *inserted, PGresult *rows, void *arg);
+static void batch_commit(struct pipeline *p);
+
+/* Decides every message of the batch, then stores the accepted ones in one transaction. */
+static void batch_run(struct pipeline *p)
+{
+	uv_timer_stop(&p->timer);
+	p->state = P_STORING;
+	p->commit_offsets = rd_kafka_topic_partition_list_new((int)p->n);
+	p->first_offsets = rd_kafka_topic_partition_list_new((int)p->n);
+	for (size_t i = 0; i < p->n; i++) {
+		track_offsets(p, p->slots[i].msg);
+		if (slot_decide(p, &p->slots[i])) {
+			batch_rewind(p, "out of memory deciding a batch");
+			return;
+		}
+	}
+	if (p->rows.count == 0) {
+		batch_commit(p);
+		return;
+	}
+	if (store_submit(p->store, &p->rows, batch_stored) != 0)
+		batch_rewind(p, "postgres unavailable");
+}
+
+/* ---- matching stored rows ------------------------------------------------------------------- */
+
+struct row_index {
+	PGresult *res;
+	int col;
+	int *order; /* row numbers sorted by comment_id */
+	int n;
+};
+
+static PGresult *sort_res;
+static int sort_col;
+
+static int cmp_rows(const void *a, const void *b)
+{
+	return strcmp(PQgetvalue(sort_res, *(const int *)a, sort_col), PQgetvalue(sort_res, *(const int *)b, sort_col));
+}
+
+static int index_build(struct row_index *ix, PGresult *res, int col)
+{
+	ix->res = res;
+	ix->col = col;
+	ix->n = PQntuples(res);
+	ix->order = malloc(sizeof(int) * (size_t)(ix->n ? ix->n : 1));
+	if (!ix->order)
+		return -1;
+	for (int i = 0; i < ix->n; i++)
+		ix->order[i] = i;
+	sort_res = res; /* loop thread only */
+	sort_col = col;
+	qsort(ix->order, (size_t)ix->n, sizeof(int), cmp_rows);
+	return 0;
+}
+
+/* The row number holding comment_id, or -1. */
+static int index_find(const struct row_index *ix, const char *comment_id)
+{
+	int lo = 0, hi = ix->n - 1;
+	while (lo <= hi) {
+		int mid = (lo + hi) / 2;
+		int c = strcmp(comment_id, PQgetvalue(ix->res, ix->order[mid], ix->col));
+		if (c == 0)
+			return ix->order[mid];
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+static void row_to_stored(PGresult *r, int i, struct stored_comment *sc)
+{
+	sc->comment_id = PQgetvalue(r, i, OUT_COMMENT_ID);
+	sc->article_id = PQgetvalue(r, i, OUT_ARTICLE_ID);
+	sc->author_id = PQgetvalue(r, i, OUT_AUTHOR_ID);
+	sc->display_name = PQgetvalue(r, i, OUT_DISPLAY_NAME);
+	sc->parent_id = PQgetisnull(r, i, OUT_PARENT_ID) ? NULL : PQgetvalue(r, i, OUT_PARENT_ID);
+	sc->body = PQgetvalue(r, i, OUT_BODY);
+	sc->status = PQgetvalue(r, i, OUT_STATUS);
+	sc->reasons = PQgetvalue(r, i, OUT_REASONS);
+	sc->submitted_at = PQgetvalue(r, i, OUT_SUBMITTED_AT);
+	sc->accepted_at = PQgetvalue(r, i, OUT_ACCEPTED_AT);
+	sc->source.topic = PQgetvalue(r, i, OUT_SOURCE_TOPIC);
+	sc->source.partition = (int32_t)strtol(PQgetvalue(r, i, OUT_SOURCE_PARTITION), NULL, 10);
+	sc->source.offset = strtoll(PQgetvalue(r, i, OUT_SOURCE_OFFSET), NULL, 10);
+}
+
+/*
+ * PostgreSQL committed. For each comment: the stored row came from this
+ * message's coordinates (inserted now, or a replay of an earlier attempt)
+ * -> emit its event, built from the row; from other coordinates -> duplicate.
+ */
+static void batch_stored(struct store *st, const char *err, PGresult *inserted, PGresult *rows, void *arg)
+{
+	(void)st;
+	struct pipeline *p = arg;
+	struct row_index stored = {0}, fresh = {0};
+	if (err) {
+		batch_rewind(p, err);
+		return;
+	}
+	if (index_build(&stored, rows, OUT_COMMENT_ID) || index_build(&fresh, inserted, 0)) {
+		err = "out of memory matching rows";
+		goto failed;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		struct slot *s = &p->slots[i];
+		if (s->result != RES_PENDING)
+			continue;
+		int r = index_find(&stored, s->c.comment_id);
+		if (r < 0) {
+			err = "a stored comment was not found";
+			goto failed;
+		}
+		struct stored_comment sc;
+		row_to_stored(rows, r, &sc);
+		if (sc.source.partition != s->msg->partition || sc.source.offset != s->msg->offset ||
+		    strcmp(sc.source.topic, rd_kafka_topic_name(s->msg->rkt)) != 0) {
+			s->result = RES_DUPLICATE;
+			continue;
+		}
+		int held;
+		s->event = events_stored(&sc, &held);
+		s->event_key = strdup(sc.article_id);
+		if (!s->event || !s->event_key) {
+			err = "out of memory building events";
+			goto failed;
+		}
+		s->result = held ? RES_HELD : RES_PUBLISHED;
+		s->replay = index_find(&fresh, s->c.comment_id) < 0;
+	}
+	free(stored.order);
+	free(fresh.order);
+	batch_commit(p);
+	return;
+
+failed:
+	free(stored.order);
+	free(fresh.order);
+	batch_rewind(p, err);
+}
+
+/* ---- committing ----------------------------------------------------------------------------- */
+
+static void commit_work(uv_work_t *w)
+{
+	struct pipeline *p = w->data;
+	p->work_err[0] = '\0';
+	p->work_result = kafka_commit(p->kafka, p->out, p->nout, p->commit_offsets, p->work_err, sizeof(p->work_err));
+}
+
+static void batch_account(struct pipeline *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		struct slot *s = &p->slots[i];
+		metrics.consumed++;
+		switch (s->result) {
+		case RES_PUBLISHED: metrics.published++; break;
+		case RES_HELD: metrics.held++; break;
+		case RES_REJECTED: metrics.rejected[s->v.reject]++; break;
+		case RES_DUPLICATE: metrics.duplicate++; break;
+		case RES_PENDING: break;
+		}
+		metrics.replayed += (uint64_t)s->replay;
+		if (log_enabled(LOG_DEBUG)) {
+			static const char *names[] = {"pending", "published", "held", "rejected", "duplicate"};
+			char coords[64];
+			snprintf(coords, sizeof(coords), "%d/%lld", (int)s->msg->partition, (long long)s->msg->offset);
+			log_debug("decided", "outcome", names[s->result], "comment_id", s->c.comment_id, "source", coords,
+				  "reason", s->result == RES_REJECTED ? reason_code(s->v.reject) : NULL, "replay",
+				  s->replay ? "true" : "false");
+		}
+	}
+	metrics.batches++;
+	metrics_observe_batch((double)(uv_hrtime() - p->first_ns) / 1e9);
+}
+
+static void batch_committed(uv_work_t *w, int status)
+{
+	(void)status;
+	struct pipeline *p = w->data;
+	switch (p->work_result) {
+	case KAFKA_TX_OK:
+		batch_account(p);
+		batch_clear(p);
+		p->state = P_COLLECTING;
+		pipeline_pump(p);
+		return;
+	case KAFKA_TX_ABORTED:
+		metrics.tx_aborts++;
+		batch_rewind(p, p->work_err);
+		return;
+	default:
+		log_error("kafka producer failed fatally; stopping", "error", p->work_err);
+		batch_clear(p);
+		p->state = P_COLLECTING;
+		pipeline_stop(p, 1);
+		return;
+	}
+}
+
+/* Hands the batch's events and offsets to one Kafka transaction, off the loop. */
+static void batch_commit(struct pipeline *p)
+{
+	p->nout = 0;
+	for (size_t i = 0; i < p->n; i++) {
+		struct slot *s = &p->slots[i];
+		if (!s->event)
+			continue;
+		struct kafka_out *o = &p->out[p->nout++];
+		o->value = s->event;
+		o->value_len = strlen(s->event);
+		if (s->result == RES_REJECTED) {
+			o->topic = p->cfg->topic_rejected;
+			o->key = s->c.article_id ? s->c.article_id : s->msg->key;
+			o->key_len = s->c.article_id ? strlen(s->c.article_id) : s->msg->key_len;
+		} else {
+			o->topic = s->result == RES_HELD ? p->cfg->topic_moderation : p->cfg->topic_published;
+			o->key = s->event_key;
+			o->key_len = strlen(s->event_key);
+		}
+	}
+	p->state = P_COMMITTING;
+	p->work.data = p;
+	uv_queue_work(p->loop, &p->work, commit_work, batch_committed);
+}
+
+/* ---- failures: rewind and replay ------------------------------------------------------------ */
+
+static void rewind_work(uv_work_t *w)
+{
+	struct pipeline *p = w->data;
+	if (p->first_offsets && p->first_offsets->cnt > 0)
+		kafka_rewind(p->kafka, p->first_offsets);
+}
+
+static void rewound(uv_work_t *w, int status)
+{
+	(void)status;
+	struct pipeline *p = w->data;
+	batch_clear(p);
+	p->state = P_COLLECTING;
+	if (p->stopping)
+		pipeline_close(p);
+	else
+		uv_timer_start(&p->timer, timer_pump_cb, RETRY_DELAY_MS, 0);
+}
+
+/* Drops the batch and moves the consumer back to its first offsets, so that it is consumed again. */
+static void batch_rewind(struct pipeline *p, const char *why)
+{
+	log_warn("batch not committed; it will be replayed", "reason", why);
+	p->state = P_REWINDING;
+	if (!p->first_offsets) {
+		p->first_offsets = rd_kafka_topic_partition_list_new((int)p->n);
+		for (size_t i = 0; i < p->n; i++)
+			track_offsets(p, p->slots[i].msg);
+	}
+	p->work.data = p;
+	uv_queue_work(p->loop, &p->work, rewind_work, rewound);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+static void init_work(uv_work_t *w)
+{
+	struct pipeline *p = w->data;
+	p->work_err[0] = '\0';
+	p->work_result = kafka_init_transactions(p->kafka, p->work_err, sizeof(p->work_err));
+}
+
+static void init_done(uv_work_t *w, int status)
+{
+	(void)status;
+	struct pipeline *p = w->data;
+	if (p->work_result == 0) {
+		log_info("kafka transactions initialized", "transactional_id", p->cfg->transactional_id);
+		p->state = P_COLLECTING;
+		if (p->stopping)
+			pipeline_close(p);
+		else
+			pipeline_pump(p);
+		return;
+	}
+	if (p->work_result == KAFKA_TX_FATAL || p->stopping) {
+		log_error("kafka init_transactions failed", "error", p->work_err);
+		p->state = P_COLLECTING;
+		pipeline_stop(p, p->stopping ? p->exit_status : 1);
+		return;
+	}
+	log_warn("kafka init_transactions failed; retrying", "error", p->work_err);
+	pipeline_start(p);
+}
+
+void pipeline_start(struct pipeline *p)
+{
+	p->state = P_INIT;
+	p->work.data = p;
+	uv_queue_work(p->loop, &p->work, init_work, init_done);
+}
+
+static void shutdown_work(uv_work_t *w)
+{
+	struct pipeline *p = w->data;
+	kafka_shutdown(p->kafka);
+}
+
+static void shutdown_done(uv_work_t *w, int status)
+{
+	(void)status;
+	struct pipeline *p = w->data;
+	p->state = P_CLOSED;
+	log_info("left the consumer group");
+	p->stopped_cb(p, p->exit_status, p->arg);
+}
+
+/* Leaves the group and destroys the Kafka clients, off the loop. */
+static void pipeline_close(struct pipeline *p)
+{
+	if (p->state == P_CLOSING || p->state == P_CLOSED)
+		return;
+	p->state = P_CLOSING;
+	uv_timer_stop(&p->timer);
+	kafka_unwatch(p->kafka);
+	p->work.data = p;
+	uv_queue_work(p->loop, &p->work, shutdown_work, shutdown_done);
+}
+
+void pipeline_stop(struct pipeline *p, int status)
+{
+	if (!p->stopping || status > p->exit_status)
+		p->exit_status = status;
+	p->stopping = 1;
+	if (p->state == P_COLLECTING) {
+		if (p->n > 0 && !p->fault_paused && store_is_ready(p->store))
+			batch_run(p); /* finish the batch in flight */
+		else {
+			batch_clear(p);
+			pipeline_close(p);
+		}
+	}
+	/* Otherwise the step in flight ends in pipeline_close. */
+}
+
+struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, const struct rules *rules,
+				 pipeline_stopped_cb stopped_cb, void *arg, char *err, size_t errlen)
+{
+	struct pipeline *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->loop = loop;
+	p->cfg = cfg;
+	p->rules = *rules;
+	p->stopped_cb = stopped_cb;
+	p->arg = arg;
+	uv_timer_init(loop, &p->timer);
+	p->timer.data = p;
+	p->kafka = kafka_create(loop, cfg, kafka_event, p, err, errlen);
+	if (!p->kafka)
+		return NULL; /* the caller exits */
+	p->store = store_create(loop, cfg->database_url, store_state, p);
+	if (!p->store) {
+		snprintf(err, errlen, "cannot create the PostgreSQL connection");
+		return NULL;
+	}
+	return p;
+}
+
+int pipeline_readiness(struct pipeline *p, char **out)
+{
+	char kwhy[128] = "";
+	int kafka_ok = p->state != P_CLOSED && kafka_is_ready(p->kafka, kwhy, sizeof(kwhy));
+	int pg_ok = store_is_ready(p->store);
+	int assigned = kafka_assigned(p->kafka);
+	int ready = kafka_ok && pg_ok && assigned > 0 && !p->stopping && !p->fault_paused && p->state != P_INIT;
+	json_t *o = json_pack("{s:s, s:{s:b, s:s}, s:{s:b}, s:i, s:b, s:b}",
+			      "status", ready ? "ready" : "not_ready",
+			      "kafka", "ok", kafka_ok, "detail", kafka_ok ? "connected" : kwhy,
+			      "postgres", "ok", pg_ok,
+			      "partitions_assigned", assigned,
+			      "paused", p->fault_paused,
+			      "stopping", p->stopping);
+	*out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(o);
+	return ready;
+}
+
+static void store_closed(void *arg)
+{
+	struct pipeline *p = arg;
+	free(p);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+	struct pipeline *p = h->data;
+	store_close(p->store, store_closed, p);
+}
+
+void pipeline_free(struct pipeline *p)
+{
+	batch_clear(p);
+	store_rows_free(&p->rows);
+	free(p->slots);
+	free(p->out);
+	p->slots = NULL;
+	p->out = NULL;
+	kafka_close(p->kafka);
+	uv_close((uv_handle_t *)&p->timer, timer_closed);
+}

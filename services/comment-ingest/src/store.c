@@ -1,0 +1,525 @@
+/* store.c - PostgreSQL: one non-blocking libpq connection on the loop, migrations, and the batch transaction. */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "migrations.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define MIGRATION_LOCK_KEY 0x636f6d6d /* "comm" */
+
+static const char insert_sql[] =
+	"INSERT INTO comments (comment_id, article_id, author_id, author_display_name, parent_id, body,"
+	" status, reasons, submitted_at, source_topic, source_partition, source_offset)"
+	" SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[],"
+	" $7::text[], $8::jsonb[], $9::timestamptz[], $10::text[], $11::int[], $12::bigint[])"
+	" ON CONFLICT (comment_id) DO NOTHING RETURNING comment_id::text";
+
+/* A separate statement, so that it sees rows that a concurrent transaction committed meanwhile. */
+static const char select_sql[] =
+	"SELECT comment_id::text, article_id, author_id, author_display_name, parent_id::text, body, status,"
+	" reasons::text,"
+	" to_char(submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+	" to_char(accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+	" source_topic, source_partition, source_offset"
+	" FROM comments WHERE comment_id = ANY($1::uuid[])";
+
+enum store_state {
+	ST_DOWN,       /* waiting for the reconnect timer */
+	ST_CONNECTING, /* PQconnectPoll in progress */
+	ST_SETUP,      /* migrations and prepared statements */
+	ST_READY,      /* idle, pipeline mode */
+	ST_BUSY,       /* a batch transaction in flight */
+	ST_CLOSED,
+};
+
+struct store {
+	uv_loop_t *loop;
+	char *url;
+	PGconn *conn;
+	uv_poll_t *poll; /* NULL when not watching; freed in its close callback */
+	int poll_fd;
+	int poll_events;
+	uv_timer_t timer;
+	int backoff_ms;
+	enum store_state state;
+	int setup_step;
+	int setup_failed;
+	store_state_cb state_cb;
+	void *arg;
+	/* the batch in flight */
+	store_done_cb done_cb;
+	PGresult *res[2];
+	int nres;
+	char *err;
+	/* closing */
+	void (*close_cb)(void *);
+	void *close_arg;
+	int closing_handles;
+};
+
+/* ---- array literals ---------------------------------------------------------------------- */
+
+static int pgarr_reserve(struct pgarr *a, size_t extra)
+{
+	if (a->len + extra + 2 <= a->cap)
+		return 0;
+	size_t cap = a->cap ? a->cap : 256;
+	while (cap < a->len + extra + 2)
+		cap *= 2;
+	char *p = realloc(a->buf, cap);
+	if (!p)
+		return -1;
+	a->buf = p;
+	a->cap = cap;
+	return 0;
+}
+
+/* Appends one element (NULL for SQL NULL), quoting and escaping it. */
+static int pgarr_add(struct pgarr *a, const char *v)
+{
+	size_t n = v ? strlen(v) : 0;
+	if (pgarr_reserve(a, 2 * n + 8))
+		return -1;
+	char sep = a->len == 0 ? '{' : ',';
+	a->buf[a->len++] = sep;
+	if (!v) {
+		memcpy(a->buf + a->len, "NULL", 4);
+		a->len += 4;
+	} else {
+		a->buf[a->len++] = '"';
+		for (size_t i = 0; i < n; i++) {
+			if (v[i] == '"' || v[i] == '\\')
+				a->buf[a->len++] = '\\';
+			a->buf[a->len++] = v[i];
+		}
+		a->buf[a->len++] = '"';
+	}
+	a->buf[a->len] = '\0';
+	return 0;
+}
+
+/* The finished literal: "{...}" (or "{}" when empty). The buffer keeps room for the brace. */
+static const char *pgarr_finish(struct pgarr *a)
+{
+	if (pgarr_reserve(a, 2))
+		return NULL;
+	if (a->len == 0)
+		a->buf[a->len++] = '{';
+	a->buf[a->len] = '}';
+	a->buf[a->len + 1] = '\0';
+	return a->buf;
+}
+
+void store_rows_reset(struct store_rows *r)
+{
+	for (int i = 0; i < COL__COUNT; i++)
+		r->col[i].len = 0;
+	r->count = 0;
+}
+
+void store_rows_free(struct store_rows *r)
+{
+	for (int i = 0; i < COL__COUNT; i++)
+		free(r->col[i].buf);
+	memset(r, 0, sizeof(*r));
+}
+
+int store_rows_add(struct store_rows *r, const struct comment *c, const char *status, const char *reasons_json,
+		   const char *topic, int32_t partition, int64_t offset)
+{
+	char part[16], off[24];
+	snprintf(part, sizeof(part), "%d", (int)partition);
+	snprintf(off, sizeof(off), "%lld", (long long)offset);
+	const char *vals[COL__COUNT] = {
+		[COL_COMMENT_ID] = c->comment_id, [COL_ARTICLE_ID] = c->article_id,
+		[COL_AUTHOR_ID] = c->author_id, [COL_DISPLAY_NAME] = c->display_name,
+		[COL_PARENT_ID] = c->parent_id[0] ? c->parent_id : NULL, [COL_BODY] = c->body,
+		[COL_STATUS] = status, [COL_REASONS] = reasons_json, [COL_SUBMITTED_AT] = c->submitted_at,
+		[COL_SOURCE_TOPIC] = topic, [COL_SOURCE_PARTITION] = part, [COL_SOURCE_OFFSET] = off,
+	};
+	for (int i = 0; i < COL__COUNT; i++)
+		if (pgarr_add(&r->col[i], vals[i]))
+			return -1;
+	r->count++;
+	return 0;
+}
+
+/* ---- connection ---------------------------------------------------------------------------- */
+
+static void store_connect(struct store *s);
+static void store_io_cb(uv_poll_t *h, int status, int events);
+
+static void notice_cb(void *arg, const char *message)
+{
+	(void)arg;
+	char msg[512];
+	snprintf(msg, sizeof(msg), "%s", message);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("postgres notice", "notice", msg);
+}
+
+/* Counts down the handles of a closing store; the last one frees it. */
+static void store_handle_closed(struct store *s)
+{
+	if (--s->closing_handles > 0)
+		return;
+	void (*cb)(void *) = s->close_cb;
+	void *arg = s->close_arg;
+	free(s->url);
+	free(s);
+	if (cb)
+		cb(arg);
+}
+
+static void poll_close_cb(uv_handle_t *h)
+{
+	struct store *s = h->data;
+	free(h);
+	if (s)
+		store_handle_closed(s);
+}
+
+static void timer_close_cb(uv_handle_t *h)
+{
+	store_handle_closed(h->data);
+}
+
+static void store_unwatch(struct store *s)
+{
+	if (!s->poll)
+		return;
+	uv_poll_stop(s->poll);
+	s->poll->data = s->state == ST_CLOSED ? s : NULL;
+	uv_close((uv_handle_t *)s->poll, poll_close_cb);
+	s->poll = NULL;
+}
+
+/* Watches the connection's socket for the given events, re-creating the handle when the fd changed. */
+static int store_watch(struct store *s, int events)
+{
+	int fd = PQsocket(s->conn);
+	if (fd < 0)
+		return -1;
+	if (s->poll && s->poll_fd != fd)
+		store_unwatch(s);
+	if (!s->poll) {
+		s->poll = malloc(sizeof(*s->poll));
+		if (!s->poll || uv_poll_init(s->loop, s->poll, fd) != 0) {
+			free(s->poll);
+			s->poll = NULL;
+			return -1;
+		}
+		s->poll->data = s;
+		s->poll_fd = fd;
+		s->poll_events = 0;
+	}
+	if (events != s->poll_events || !uv_is_active((uv_handle_t *)s->poll)) {
+		if (uv_poll_start(s->poll, events, store_io_cb) != 0)
+			return -1;
+		s->poll_events = events;
+	}
+	return 0;
+}
+
+static void clear_batch(struct store *s)
+{
+	for (int i = 0; i < s->nres; i++)
+		PQclear(s->res[i]);
+	s->nres = 0;
+	free(s->err);
+	s->err = NULL;
+}
+
+/* Ends the in-flight batch (if any) with the error or the results collected. */
+static void finish_batch(struct store *s, const char *err)
+{
+	store_done_cb cb = s->done_cb;
+	s->done_cb = NULL;
+	if (!cb)
+		return;
+	if (err)
+		cb(s, err, NULL, NULL, s->arg);
+	else
+		cb(s, NULL, s->res[0], s->res[1], s->arg);
+	clear_batch(s);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+	store_connect(t->data);
+}
+
+/* Drops the connection, fails any batch in flight, and schedules a reconnect with backoff. */
+static void store_fail(struct store *s, const char *what)
+{
+	char msg[512];
+	snprintf(msg, sizeof(msg), "%s", s->conn ? PQerrorMessage(s->conn) : "");
+	msg[strcspn(msg, "\n")] = '\0';
+	int was_ready = s->state == ST_READY || s->state == ST_BUSY;
+	log_warn("postgres connection lost", "during", what, "error", msg);
+	store_unwatch(s);
+	if (s->conn)
+		PQfinish(s->conn);
+	s->conn = NULL;
+	s->state = ST_DOWN;
+	finish_batch(s, msg[0] ? msg : what);
+	clear_batch(s);
+	if (s->state == ST_CLOSED)
+		return; /* the callback closed the store */
+	if (was_ready && s->state_cb)
+		s->state_cb(s, 0, s->arg);
+	if (s->state == ST_CLOSED)
+		return;
+	uv_timer_start(&s->timer, timer_cb, (uint64_t)s->backoff_ms, 0);
+	s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+}
+
+/* Sends pending output; watches for writability while libpq has more to send. */
+static int store_flush(struct store *s)
+{
+	int r = PQflush(s->conn);
+	if (r < 0)
+		return -1;
+	return store_watch(s, UV_READABLE | (r == 1 ? UV_WRITABLE : 0));
+}
+
+static char *migrations_sql(void)
+{
+	size_t cap = 512;
+	for (size_t i = 0; i < migrations_count; i++)
+		cap += strlen(migrations[i].sql) + strlen(migrations[i].name) + 16;
+	char *sql = malloc(cap);
+	if (!sql)
+		return NULL;
+	size_t n = (size_t)snprintf(sql, cap, "BEGIN; SELECT pg_advisory_xact_lock(%d);\n", MIGRATION_LOCK_KEY);
+	for (size_t i = 0; i < migrations_count; i++)
+		n += (size_t)snprintf(sql + n, cap - n, "%s\n;\n", migrations[i].sql);
+	n += (size_t)snprintf(sql + n, cap - n, "INSERT INTO schema_migrations (name) VALUES ");
+	for (size_t i = 0; i < migrations_count; i++)
+		n += (size_t)snprintf(sql + n, cap - n, "%s('%s')", i ? "," : "", migrations[i].name);
+	snprintf(sql + n, cap - n, " ON CONFLICT DO NOTHING; COMMIT;");
+	return sql;
+}
+
+/* Sends the next setup step: 0 migrations, 1-2 prepared statements, then pipeline mode. */
+static int setup_send(struct store *s)
+{
+	int ok;
+	switch (s->setup_step) {
+	case 0: {
+		char *sql = migrations_sql();
+		ok = sql && PQsendQuery(s->conn, sql);
+		free(sql);
+		break;
+	}
+	case 1:
+		ok = PQsendPrepare(s->conn, "insert_comments", insert_sql, 12, NULL);
+		break;
+	case 2:
+		ok = PQsendPrepare(s->conn, "select_comments", select_sql, 1, NULL);
+		break;
+	default:
+		if (!PQenterPipelineMode(s->conn))
+			return -1;
+		s->state = ST_READY;
+		s->backoff_ms = BACKOFF_MIN_MS;
+		log_info("postgres ready", "migrations", migrations_count ? migrations[migrations_count - 1].name : "");
+		if (s->state_cb)
+			s->state_cb(s, 1, s->arg);
+		return 0;
+	}
+	return ok ? store_flush(s) : -1;
+}
+
+/* Handles the results of the setup step in flight; NULL ends a step. */
+static int setup_results(struct store *s)
+{
+	while (s->conn && s->state == ST_SETUP && !PQisBusy(s->conn)) {
+		PGresult *r = PQgetResult(s->conn);
+		if (r) {
+			ExecStatusType st = PQresultStatus(r);
+			if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+				char msg[512];
+				snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
+				msg[strcspn(msg, "\n")] = '\0';
+				log_error("postgres setup failed", "step", s->setup_step == 0 ? "migrations" : "prepare",
+					  "error", msg);
+				s->setup_failed = 1;
+			}
+			PQclear(r);
+			continue;
+		}
+		if (s->setup_failed)
+			return -1;
+		s->setup_step++;
+		if (setup_send(s))
+			return -1;
+	}
+	return 0;
+}
+
+/* Collects the batch's results: insert, select, then the pipeline sync that ends it. */
+static int batch_results(struct store *s)
+{
+	while (s->conn && s->state == ST_BUSY && !PQisBusy(s->conn)) {
+		PGresult *r = PQgetResult(s->conn);
+		if (!r)
+			continue; /* the end of one query's results; the next query follows */
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			s->state = ST_READY;
+			finish_batch(s, s->err ? s->err : (s->nres == 2 ? NULL : "missing results"));
+			clear_batch(s);
+			return 0;
+		}
+		if (st == PGRES_TUPLES_OK && s->nres < 2) {
+			s->res[s->nres++] = r;
+			continue;
+		}
+		if (!s->err) {
+			const char *m = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r);
+			s->err = strdup(m && *m ? m : "unexpected result");
+			if (s->err)
+				s->err[strcspn(s->err, "\n")] = '\0';
+		}
+		PQclear(r);
+	}
+	return 0;
+}
+
+static void store_io_cb(uv_poll_t *h, int status, int events)
+{
+	struct store *s = h->data;
+	if (!s || !s->conn)
+		return;
+	if (status < 0) {
+		store_fail(s, "poll");
+		return;
+	}
+	if (s->state == ST_CONNECTING) {
+		switch (PQconnectPoll(s->conn)) {
+		case PGRES_POLLING_READING:
+			if (store_watch(s, UV_READABLE))
+				store_fail(s, "connect");
+			return;
+		case PGRES_POLLING_WRITING:
+			if (store_watch(s, UV_WRITABLE))
+				store_fail(s, "connect");
+			return;
+		case PGRES_POLLING_OK:
+			PQsetNoticeProcessor(s->conn, notice_cb, s);
+			if (PQsetnonblocking(s->conn, 1) != 0) {
+				store_fail(s, "connect");
+				return;
+			}
+			s->state = ST_SETUP;
+			s->setup_step = 0;
+			s->setup_failed = 0;
+			if (setup_send(s))
+				store_fail(s, "setup");
+			return;
+		default:
+			store_fail(s, "connect");
+			return;
+		}
+	}
+	if ((events & UV_WRITABLE) && store_flush(s)) {
+		store_fail(s, "send");
+		return;
+	}
+	if (events & UV_READABLE) {
+		if (!PQconsumeInput(s->conn)) {
+			store_fail(s, "receive");
+			return;
+		}
+		int rc = 0;
+		if (s->state == ST_SETUP)
+			rc = setup_results(s);
+		else if (s->state == ST_BUSY)
+			rc = batch_results(s);
+		if (rc || (s->conn && PQstatus(s->conn) == CONNECTION_BAD))
+			store_fail(s, s->state == ST_SETUP ? "setup" : "receive");
+	}
+}
+
+static void store_connect(struct store *s)
+{
+	if (s->state == ST_CLOSED)
+		return;
+	s->conn = PQconnectStart(s->url);
+	if (!s->conn || PQstatus(s->conn) == CONNECTION_BAD) {
+		store_fail(s, "connect");
+		return;
+	}
+	s->state = ST_CONNECTING;
+	if (store_watch(s, UV_WRITABLE))
+		store_fail(s, "connect");
+}
+
+struct store *store_create(uv_loop_t *loop, const char *url, store_state_cb state_cb, void *arg)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->url = strdup(url);
+	if (!s->url) {
+		free(s);
+		return NULL;
+	}
+	s->loop = loop;
+	s->state_cb = state_cb;
+	s->arg = arg;
+	s->backoff_ms = BACKOFF_MIN_MS;
+	uv_timer_init(loop, &s->timer);
+	s->timer.data = s;
+	store_connect(s);
+	return s;
+}
+
+int store_is_ready(const struct store *s)
+{
+	return s->state == ST_READY || s->state == ST_BUSY;
+}
+
+int store_submit(struct store *s, const struct store_rows *rows, store_done_cb done_cb)
+{
+	if (s->state != ST_READY)
+		return -1;
+	struct store_rows *r = (struct store_rows *)rows;
+	const char *params[COL__COUNT];
+	for (int i = 0; i < COL__COUNT; i++)
+		if (!(params[i] = pgarr_finish(&r->col[i])))
+			return -1;
+	if (!PQsendQueryPrepared(s->conn, "insert_comments", COL__COUNT, params, NULL, NULL, 0) ||
+	    !PQsendQueryPrepared(s->conn, "select_comments", 1, params, NULL, NULL, 0) ||
+	    !PQpipelineSync(s->conn) || store_flush(s)) {
+		store_fail(s, "send");
+		return -1;
+	}
+	s->state = ST_BUSY;
+	s->done_cb = done_cb;
+	return 0;
+}
+
+void store_close(struct store *s, void (*close_cb)(void *arg), void *arg)
+{
+	finish_batch(s, "closing");
+	clear_batch(s);
+	s->state = ST_CLOSED;
+	s->close_cb = close_cb;
+	s->close_arg = arg;
+	s->closing_handles = 1 + (s->poll ? 1 : 0);
+	store_unwatch(s); /* the poll handle's close callback counts down */
+	if (s->conn)
+		PQfinish(s->conn);
+	s->conn = NULL;
+	uv_timer_stop(&s->timer);
+	uv_close((uv_handle_t *)&s->timer, timer_close_cb);
+}

@@ -1,0 +1,72 @@
+/* store.h - PostgreSQL: one non-blocking libpq connection on the loop, migrations, and the batch transaction. */
+#ifndef CI_STORE_H
+#define CI_STORE_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "comment.h"
+
+/* A growing PostgreSQL array literal, e.g. {"a","b",NULL}. */
+struct pgarr {
+	char *buf;
+	size_t len, cap;
+};
+
+enum store_col {
+	COL_COMMENT_ID, COL_ARTICLE_ID, COL_AUTHOR_ID, COL_DISPLAY_NAME, COL_PARENT_ID, COL_BODY,
+	COL_STATUS, COL_REASONS, COL_SUBMITTED_AT, COL_SOURCE_TOPIC, COL_SOURCE_PARTITION,
+	COL_SOURCE_OFFSET, COL__COUNT
+};
+
+/* The rows of one batch, column by column, ready to send as unnest() arrays. */
+struct store_rows {
+	struct pgarr col[COL__COUNT];
+	int count;
+};
+
+/* Columns of the rows that the batch statement returns (see store.c). */
+enum store_out {
+	OUT_COMMENT_ID, OUT_ARTICLE_ID, OUT_AUTHOR_ID, OUT_DISPLAY_NAME, OUT_PARENT_ID, OUT_BODY,
+	OUT_STATUS, OUT_REASONS, OUT_SUBMITTED_AT, OUT_ACCEPTED_AT, OUT_SOURCE_TOPIC,
+	OUT_SOURCE_PARTITION, OUT_SOURCE_OFFSET
+};
+
+void store_rows_reset(struct store_rows *r);
+void store_rows_free(struct store_rows *r);
+/* Appends one comment; reasons_json is the stored reasons array. Returns 0 or -1 (no memory). */
+int store_rows_add(struct store_rows *r, const struct comment *c, const char *status, const char *reasons_json,
+		   const char *topic, int32_t partition, int64_t offset);
+
+struct store;
+
+/* Called on the loop whenever the connection becomes usable (ready=1) or is lost (ready=0). */
+typedef void (*store_state_cb)(struct store *s, int ready, void *arg);
+
+/*
+ * Called on the loop when a batch transaction ends. On success err is NULL,
+ * inserted holds the comment_ids this transaction inserted, and rows holds
+ * every stored row for the batch's comment_ids (inserted now or before).
+ * Both results stay owned by the store and are valid only during the call.
+ */
+typedef void (*store_done_cb)(struct store *s, const char *err, PGresult *inserted, PGresult *rows, void *arg);
+
+/* Creates the store and starts connecting; reconnects with backoff after any loss. */
+struct store *store_create(uv_loop_t *loop, const char *url, store_state_cb state_cb, void *arg);
+
+int store_is_ready(const struct store *s);
+
+/*
+ * Runs one transaction: insert the rows (skipping comment_ids already
+ * stored), then read back every row of those comment_ids, in one round trip.
+ * Returns 0 when sent (done_cb follows exactly once), or -1 when the store is
+ * not ready (done_cb is not called).
+ */
+int store_submit(struct store *s, const struct store_rows *rows, store_done_cb done_cb);
+
+/* Closes the connection and frees the store; close_cb runs when every handle is closed. */
+void store_close(struct store *s, void (*close_cb)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,145 @@
+/* text.c - Unicode hygiene for user text: validation, NFC, trimming and counting as a reader does. */
+#include "text.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+static int is_bidi_control(utf8proc_int32_t c)
+{
+	return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
+}
+
+static int is_zero_width(utf8proc_int32_t c)
+{
+	return c == 0x200B || c == 0x200C || c == 0x200D || c == 0x2060 || c == 0xFEFF || c == 0x180E;
+}
+
+/* Unicode White_Space, plus zero-width characters, which are invisible at the edges too. */
+static int is_trimmable(utf8proc_int32_t c)
+{
+	switch (c) {
+	case 0x09: case 0x0A: case 0x0B: case 0x0C: case 0x0D: case 0x20:
+	case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
+	case 0x202F: case 0x205F: case 0x3000:
+		return 1;
+	default:
+		return (c >= 0x2000 && c <= 0x200A) || is_zero_width(c);
+	}
+}
+
+const char *text_status_detail(enum text_status st)
+{
+	switch (st) {
+	case TEXT_OK: return "ok";
+	case TEXT_INVALID_UTF8: return "is not valid UTF-8";
+	case TEXT_NUL: return "contains a NUL character";
+	case TEXT_CONTROL: return "contains a control character";
+	case TEXT_BIDI: return "contains a bidirectional override or isolate character";
+	case TEXT_NOMEM: return "could not be processed";
+	}
+	return "is invalid";
+}
+
+/* First pass: validate and copy, turning CRLF into LF. */
+static enum text_status text_validate(const utf8proc_uint8_t *p, size_t n, int multiline,
+				      utf8proc_uint8_t *dst, size_t *dstlen)
+{
+	size_t i = 0, o = 0;
+	while (i < n) {
+		utf8proc_int32_t c;
+		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
+		if (k < 0)
+			return TEXT_INVALID_UTF8;
+		if (c == 0)
+			return TEXT_NUL;
+		if (c == '\r' && multiline && i + 1 < n && p[i + 1] == '\n') {
+			i++; /* drop the CR of a CRLF */
+			continue;
+		}
+		if ((c < 0x20 && !(multiline && (c == '\n' || c == '\t'))) || (c >= 0x7F && c <= 0x9F))
+			return TEXT_CONTROL;
+		if (is_bidi_control(c))
+			return TEXT_BIDI;
+		memcpy(dst + o, p + i, (size_t)k);
+		o += (size_t)k;
+		i += (size_t)k;
+	}
+	dst[o] = '\0';
+	*dstlen = o;
+	return TEXT_OK;
+}
+
+/* Counts extended grapheme clusters that hold at least one visible code point. */
+static size_t text_count_graphemes(const utf8proc_uint8_t *p, size_t n)
+{
+	size_t count = 0, i = 0;
+	utf8proc_int32_t prev = -1, state = 0;
+	int visible = 0;
+	while (i < n) {
+		utf8proc_int32_t c;
+		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
+		if (k <= 0)
+			break; /* validated before: cannot happen */
+		if (prev >= 0 && utf8proc_grapheme_break_stateful(prev, c, &state)) {
+			count += visible;
+			visible = 0;
+		}
+		if (!is_zero_width(c))
+			visible = 1;
+		prev = c;
+		i += (size_t)k;
+	}
+	return count + (size_t)visible;
+}
+
+enum text_status text_clean(const char *in, size_t inlen, int multiline, struct text *out)
+{
+	memset(out, 0, sizeof(*out));
+	utf8proc_uint8_t *copy = malloc(inlen + 1);
+	utf8proc_uint8_t *nfc = NULL;
+	enum text_status st = TEXT_NOMEM;
+	size_t copylen;
+	if (!copy)
+		goto failed;
+	st = text_validate((const utf8proc_uint8_t *)in, inlen, multiline, copy, &copylen);
+	if (st != TEXT_OK)
+		goto failed;
+
+	utf8proc_ssize_t nfclen = utf8proc_map(copy, (utf8proc_ssize_t)copylen, &nfc,
+					       UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+	if (nfclen < 0) {
+		st = nfclen == UTF8PROC_ERROR_NOMEM ? TEXT_NOMEM : TEXT_INVALID_UTF8;
+		goto failed;
+	}
+
+	/* Trim: start after leading white space, end after the last visible code point. */
+	size_t i = 0, start = (size_t)nfclen, end = 0;
+	while (i < (size_t)nfclen) {
+		utf8proc_int32_t c;
+		utf8proc_ssize_t k = utf8proc_iterate(nfc + i, nfclen - (utf8proc_ssize_t)i, &c);
+		if (k <= 0)
+			break;
+		if (!is_trimmable(c)) {
+			if (start == (size_t)nfclen)
+				start = i;
+			end = i + (size_t)k;
+		}
+		i += (size_t)k;
+	}
+	if (start >= end)
+		start = end = 0;
+	memmove(nfc, nfc + start, end - start);
+	nfc[end - start] = '\0';
+
+	out->s = (char *)nfc;
+	out->len = end - start;
+	out->graphemes = text_count_graphemes(nfc, out->len);
+	free(copy);
+	return TEXT_OK;
+
+failed:
+	free(copy);
+	free(nfc);
+	return st;
+}

@@ -1,0 +1,34 @@
+/* text.h - Unicode hygiene for user text: validation, NFC, trimming and counting as a reader does. */
+#ifndef CI_TEXT_H
+#define CI_TEXT_H
+
+#include <stddef.h>
+
+enum text_status {
+	TEXT_OK = 0,
+	TEXT_INVALID_UTF8,
+	TEXT_NUL,
+	TEXT_CONTROL,
+	TEXT_BIDI,
+	TEXT_NOMEM,
+};
+
+struct text {
+	char *s;          /* NFC, trimmed, NUL-terminated; owned by the caller (free) */
+	size_t len;       /* bytes, without the terminator */
+	size_t graphemes; /* extended grapheme clusters, zero-width-only clusters not counted */
+};
+
+/*
+ * Cleans user text. Rejects invalid UTF-8, NUL, C0/C1 controls (newline and
+ * tab are allowed when multiline; CRLF becomes LF) and bidirectional
+ * override/isolate characters. On TEXT_OK out->s holds the NFC-normalized
+ * text with leading and trailing white space removed, and out->graphemes its
+ * length as a reader counts it. On failure out is zeroed.
+ */
+enum text_status text_clean(const char *in, size_t inlen, int multiline, struct text *out);
+
+/* A short description of a status for event details. */
+const char *text_status_detail(enum text_status st);
+
+#endif

@@ -104,7 +104,13 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 		verdict_reject(v, REASON_MALFORMED_JSON, "the event is empty");
 		goto done;
 	}
-	root = json_loadb(payload, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
+	/*
+	 * DECODE_ANY: a bare string or number is "not an object", not malformed.
+	 * INT_AS_REAL: numbers beyond 64 bits in unknown fields are tolerated, and
+	 * schema_version 1.0 is the integer 1, as JSON Schema counts it.
+	 */
+	root = json_loadb(payload, len,
+			  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
 	if (!root) {
 		if (json_error_code(&jerr) == json_error_invalid_utf8)
 			verdict_reject(v, REASON_INVALID_TEXT, "the event is not valid UTF-8");
@@ -130,13 +136,14 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 		verdict_reject(v, REASON_MISSING_FIELD, "schema_version is required");
 		goto done;
 	}
-	if (!json_is_integer(j)) {
+	double version = json_number_value(j);
+	if (!json_is_number(j) || version < -1e15 || version > 1e15 || version != (double)(long long)version) {
 		verdict_reject(v, REASON_INVALID_TYPE, "schema_version must be an integer");
 		goto done;
 	}
-	if (json_integer_value(j) != SUPPORTED_SCHEMA_VERSION) {
-		verdict_reject(v, REASON_UNSUPPORTED_SCHEMA_VERSION, "schema_version %lld is not supported (expected %d)",
-			       (long long)json_integer_value(j), SUPPORTED_SCHEMA_VERSION);
+	if (version != SUPPORTED_SCHEMA_VERSION) {
+		verdict_reject(v, REASON_UNSUPPORTED_SCHEMA_VERSION, "schema_version %.0f is not supported (expected %d)",
+			       version, SUPPORTED_SCHEMA_VERSION);
 		goto done;
 	}
 

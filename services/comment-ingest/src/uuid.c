@@ -21,21 +21,23 @@ static int hexval(char c)
 
 int uuid_canonical(const char *s, size_t len, char out[UUID_STR_LEN])
 {
+	char tmp[UUID_STR_LEN];
 	if (len != 36)
 		return -1;
 	for (size_t i = 0; i < 36; i++) {
 		if (i == 8 || i == 13 || i == 18 || i == 23) {
 			if (s[i] != '-')
 				return -1;
-			out[i] = '-';
+			tmp[i] = '-';
 		} else {
 			int v = hexval(s[i]);
 			if (v < 0)
 				return -1;
-			out[i] = "0123456789abcdef"[v];
+			tmp[i] = "0123456789abcdef"[v];
 		}
 	}
-	out[36] = '\0';
+	tmp[36] = '\0';
+	memcpy(out, tmp, UUID_STR_LEN); /* out is untouched unless s is a UUID */
 	return 0;
 }
 

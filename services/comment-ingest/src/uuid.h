@@ -8,7 +8,7 @@
 
 /*
  * Parses the canonical 8-4-4-4-12 hex form (either case) and writes the
- * lower-case form to out. Returns 0, or -1 when s is not a UUID.
+ * lower-case form to out. Returns 0, or -1 (out untouched) when s is not a UUID.
  */
 int uuid_canonical(const char *s, size_t len, char out[UUID_STR_LEN]);
 

@@ -67,7 +67,7 @@ down:
 	@deploy/down.sh
 
 unit: bootstrap $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
 contract: bootstrap
 	$(PY) -m pytest -q tests/contract

@@ -67,6 +67,11 @@ static int clean_field(json_t *j, const char *path, int multiline, size_t min, s
 		       struct verdict *v)
 {
 	struct text t;
+	/* A grapheme rarely exceeds a few dozen bytes: refuse to normalize megabytes. */
+	if (json_string_length(j) > max * COMMENT_MAX_BYTES_PER_CHAR) {
+		verdict_reject(v, too_long, "%s must be %zu to %zu characters, it is far longer", path, min, max);
+		return -1;
+	}
 	enum text_status st = text_clean(json_string_value(j), json_string_length(j), multiline, &t);
 	if (st != TEXT_OK) {
 		verdict_reject(v, REASON_INVALID_TEXT, "%s %s", path, text_status_detail(st));

@@ -15,6 +15,7 @@
 #define COMMENT_AUTHOR_ID_MAX 128
 #define COMMENT_DISPLAY_NAME_MAX 64
 #define COMMENT_DETAIL_LEN 200
+#define COMMENT_MAX_BYTES_PER_CHAR 64 /* longer text is rejected before normalization */
 
 struct comment {
 	char comment_id[UUID_STR_LEN]; /* empty until known valid */

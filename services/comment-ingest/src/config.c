@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "log.h"
 
 struct var_doc {
@@ -106,11 +108,16 @@ int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errl
 		goto failed;
 	}
 	const char *outputs[] = {cfg->topic_published, cfg->topic_moderation, cfg->topic_rejected};
+	const char *names[] = {"TOPIC_PUBLISHED", "TOPIC_MODERATION", "TOPIC_REJECTED"};
 	for (int i = 0; i < 3; i++) {
 		if (strcmp(outputs[i], cfg->topic_submitted) == 0) {
-			snprintf(err, errlen, "output topic %s must differ from TOPIC_SUBMITTED", outputs[i]);
+			snprintf(err, errlen, "%s must differ from TOPIC_SUBMITTED", names[i]);
 			goto failed;
 		}
+	}
+	if (PQconninfoParse(cfg->database_url, NULL) == NULL) {
+		snprintf(err, errlen, "DATABASE_URL is not a valid PostgreSQL connection URI");
+		goto failed;
 	}
 	return 0;
 
@@ -135,17 +142,29 @@ void config_free(struct config *cfg)
 
 void config_redact_url(const char *url, char *out, size_t outlen)
 {
-	/* scheme://user:password@host... -> scheme://user:***@host... */
-	const char *scheme_end = strstr(url, "://");
-	const char *at = scheme_end ? strchr(scheme_end + 3, '@') : NULL;
-	const char *colon = at ? memchr(scheme_end + 3, ':', (size_t)(at - scheme_end - 3)) : NULL;
-	if (!colon) {
-		snprintf(out, outlen, "%s", url);
-	} else {
-		snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
+	/* Rebuild from the fields libpq parses, so no spelling of a secret survives. */
+	const char *user = "", *host = "", *port = "", *dbname = "";
+	int has_password = 0;
+	PQconninfoOption *opts = PQconninfoParse(url, NULL);
+	if (!opts) {
+		snprintf(out, outlen, "(unparsable)");
+		return;
 	}
-	/* A password may also come as ?password=...: drop the whole query. */
-	char *q = strchr(out, '?');
-	if (q && strstr(q, "password"))
-		snprintf(q, outlen - (size_t)(q - out), "?***");
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (!o->val)
+			continue;
+		if (strcmp(o->keyword, "user") == 0)
+			user = o->val;
+		else if (strcmp(o->keyword, "host") == 0)
+			host = o->val;
+		else if (strcmp(o->keyword, "port") == 0)
+			port = o->val;
+		else if (strcmp(o->keyword, "dbname") == 0)
+			dbname = o->val;
+		else if (strcmp(o->keyword, "password") == 0)
+			has_password = *o->val != '\0';
+	}
+	snprintf(out, outlen, "postgresql://%s%s%s%s%s%s%s%s", user, has_password ? ":***" : "",
+		 *user || has_password ? "@" : "", host, *port ? ":" : "", port, *dbname ? "/" : "", dbname);
+	PQconninfoFree(opts);
 }

@@ -33,7 +33,11 @@ typedef const char *(*config_getenv_fn)(const char *name);
 int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
-/* Copies url into out with any password replaced by "***". */
+/*
+ * Writes a loggable form of url, rebuilt from what libpq parses: user, host,
+ * port and database, with ":***" where a password was given. Nothing else
+ * (query parameters included) is copied, so no spelling of a secret survives.
+ */
 void config_redact_url(const char *url, char *out, size_t outlen);
 
 /* Prints the documented variables and defaults (for --help). */

@@ -10,9 +10,10 @@ static int is_bidi_control(utf8proc_int32_t c)
 	return (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069);
 }
 
+/* Default_Ignorable_Code_Point: zero-width spaces and joiners, soft hyphen, tag characters... */
 static int is_zero_width(utf8proc_int32_t c)
 {
-	return c == 0x200B || c == 0x200C || c == 0x200D || c == 0x2060 || c == 0xFEFF || c == 0x180E;
+	return utf8proc_get_property(c)->ignorable;
 }
 
 /* Unicode White_Space, plus zero-width characters, which are invisible at the edges too. */
@@ -36,6 +37,7 @@ const char *text_status_detail(enum text_status st)
 	case TEXT_NUL: return "contains a NUL character";
 	case TEXT_CONTROL: return "contains a control character";
 	case TEXT_BIDI: return "contains a bidirectional override or isolate character";
+	case TEXT_MARKS: return "contains too many combining marks in a row";
 	case TEXT_NOMEM: return "could not be processed";
 	}
 	return "is invalid";
@@ -46,6 +48,7 @@ static enum text_status text_validate(const utf8proc_uint8_t *p, size_t n, int m
 				      utf8proc_uint8_t *dst, size_t *dstlen)
 {
 	size_t i = 0, o = 0;
+	int marks = 0;
 	while (i < n) {
 		utf8proc_int32_t c;
 		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
@@ -61,6 +64,12 @@ static enum text_status text_validate(const utf8proc_uint8_t *p, size_t n, int m
 			return TEXT_CONTROL;
 		if (is_bidi_control(c))
 			return TEXT_BIDI;
+		if (!multiline && (c == 0x2028 || c == 0x2029))
+			return TEXT_CONTROL;
+		/* Unicode's stream-safe limit; it also bounds the cost of canonical reordering. */
+		marks = utf8proc_get_property(c)->combining_class ? marks + 1 : 0;
+		if (marks > TEXT_MAX_MARKS)
+			return TEXT_MARKS;
 		memcpy(dst + o, p + i, (size_t)k);
 		o += (size_t)k;
 		i += (size_t)k;

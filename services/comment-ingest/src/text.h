@@ -10,8 +10,11 @@ enum text_status {
 	TEXT_NUL,
 	TEXT_CONTROL,
 	TEXT_BIDI,
+	TEXT_MARKS, /* more than TEXT_MAX_MARKS combining marks in a row */
 	TEXT_NOMEM,
 };
+
+#define TEXT_MAX_MARKS 30
 
 struct text {
 	char *s;          /* NFC, trimmed, NUL-terminated; owned by the caller (free) */
@@ -22,7 +25,8 @@ struct text {
 /*
  * Cleans user text. Rejects invalid UTF-8, NUL, C0/C1 controls (newline and
  * tab are allowed when multiline; CRLF becomes LF) and bidirectional
- * override/isolate characters. On TEXT_OK out->s holds the NFC-normalized
+ * override/isolate characters, and more than TEXT_MAX_MARKS combining marks
+ * in a row (so normalization stays linear). On TEXT_OK out->s holds the NFC-normalized
  * text with leading and trailing white space removed, and out->graphemes its
  * length as a reader counts it. On failure out is zeroed.
  */

@@ -85,12 +85,18 @@ int timefmt_parse_rfc3339(const char *s, size_t len, int64_t *us)
 	if (sec == 60)
 		sec = 59; /* a leap second is kept within its minute */
 	int64_t t = days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off * 60;
+	if (t < TIMEFMT_MIN_SECONDS || t > TIMEFMT_MAX_SECONDS)
+		return -1; /* outside years 0001-9999 in UTC */
 	*us = t * 1000000 + frac_us;
 	return 0;
 }
 
 void timefmt_format_utc(int64_t us, char out[TIMEFMT_LEN])
 {
+	if (us < TIMEFMT_MIN_SECONDS * 1000000)
+		us = TIMEFMT_MIN_SECONDS * 1000000;
+	if (us > TIMEFMT_MAX_SECONDS * 1000000 + 999999)
+		us = TIMEFMT_MAX_SECONDS * 1000000 + 999999;
 	int64_t secs = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
 	int64_t frac = us - secs * 1000000;
 	int64_t days = secs >= 0 ? secs / 86400 : -((-secs + 86399) / 86400);

@@ -29,11 +29,9 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if ((${#missing[@]})); then
-  cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${missing[*]}"
   if [[ "$(id -u)" -ne 0 ]]; then
-    log "missing Debian packages: ${missing[*]}"
-    log "run as root:"
-    printf '  sudo sh -c %q\n' "$cmd" >&2
+    log "missing Debian packages: ${missing[*]}; install them with:"
+    printf '  sudo apt-get update && sudo apt-get install -y --no-install-recommends %s\n' "${missing[*]}" >&2
     exit 1
   fi
   log "installing Debian packages: ${missing[*]}"

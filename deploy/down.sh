@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Owns: stopping the local services started by deploy/up.sh (Kafka, then PostgreSQL); idempotent.
-# Progress on stderr; data in .run/ is kept (delete .run/ for a clean slate).
+# Progress on stderr; data is kept (`deploy/kafka.sh clean; deploy/postgres.sh clean` deletes it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"

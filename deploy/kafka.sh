@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Owns: the local Apache Kafka 3.9.1 node (KRaft, broker+controller) in .run/kafka: jars, config, data, logs, PID.
-# Usage: deploy/kafka.sh {start|stop|status|fetch}; progress on stderr, exit 0 on success.
+# Usage: deploy/kafka.sh {start|stop|status|fetch|clean}; progress on stderr, exit 0 on success.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -58,17 +58,36 @@ running_pid() {
   pid="$(cat "$PIDFILE" 2>/dev/null || true)"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   [[ -r "/proc/$pid/cmdline" ]] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "kafka.Kafka $CONF" || return 1
+  local cmd
+  cmd="$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)" || return 1
+  [[ "$cmd" == *"kafka.Kafka $CONF"* ]] || return 1
   printf '%s\n' "$pid"
 }
 
-# Broker answers a metadata request.
-broker_up() { kcat -L -b "$BOOTSTRAP" -m 3 -X topic.metadata.refresh.interval.ms=-1 >/dev/null 2>&1; }
+# Something accepts TCP connections on the port (fails at once when refused; kcat would wait its timeout).
+port_open() { (exec 3<>"/dev/tcp/$HOST/$PORT") 2>/dev/null; }
 
-# Prints "topic partitions" for every topic the broker knows.
+# Broker answers a metadata request.
+broker_up() { port_open && kcat -L -b "$BOOTSTRAP" -m 2 >/dev/null 2>&1; }
+
+# Prints "topic partitions partitions-with-a-leader" for every topic the broker knows.
 list_topics() {
-  kcat -L -b "$BOOTSTRAP" -m 5 2>/dev/null \
-    | sed -n 's/^  topic "\([^"]*\)" with \([0-9][0-9]*\) partitions:.*/\1 \2/p'
+  local md
+  md="$(kcat -L -b "$BOOTSTRAP" -m 5 2>/dev/null)" || return 1
+  awk '
+    /^  topic "/ { t = $2; gsub(/"/, "", t); n[t] = ($3 == "with") ? $4 : 0; ok[t] = 0; order[++k] = t; next }
+    /^    partition [0-9]+, leader [0-9]+,/ { if (t != "") ok[t]++ }
+    END { for (i = 1; i <= k; i++) print order[i], n[order[i]], ok[order[i]] }
+  ' <<<"$md"
+}
+
+# All our topics exist and every partition has a leader.
+topics_ready() {
+  local have t
+  have="$(list_topics)" || return 1
+  for t in "${TOPICS[@]}"; do
+    awk -v t="$t" '$1 == t && $2 > 0 && $2 == $3 { f = 1 } END { exit !f }' <<<"$have" || return 1
+  done
 }
 
 # Topics from $TOPICS that do not exist yet (one per line).
@@ -76,11 +95,21 @@ missing_topics() {
   local have t
   have="$(list_topics)" || return 1
   for t in "${TOPICS[@]}"; do
-    if ! grep -q "^$t " <<<"$have"; then printf '%s\n' "$t"; fi
+    awk -v t="$t" '$1 == t { f = 1 } END { exit !f }' <<<"$have" || printf '%s\n' "$t"
   done
 }
 
 # ---- config -------------------------------------------------------------------------------------
+LISTENERS="PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CPORT"
+
+# A running broker was started with the listeners asked for now (ports may be overridden by env).
+check_same_listeners() {
+  local have
+  have="$(sed -n 's/^listeners=//p' "$CONF" 2>/dev/null)"
+  [[ "$have" == "$LISTENERS" ]] \
+    || die "the broker in $RUN is running with listeners=$have, not $LISTENERS; run '$0 stop' first"
+}
+
 write_config() {
   mkdir -p "$DATA" "$LOGS"
   cat >"$CONF.tmp" <<EOF
@@ -88,7 +117,7 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CPORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CPORT
+listeners=$LISTENERS
 advertised.listeners=PLAINTEXT://$HOST:$PORT
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
@@ -174,19 +203,22 @@ PY
         --partitions "$PARTITIONS" --replication-factor 1 >&2
     done
   fi
-  # Wait until the metadata shows all of them.
+}
+
+# Wait until every topic is there with a leader for each partition.
+wait_topics() {
   local i
-  for ((i = 0; i < 30; i++)); do
-    missing="$(missing_topics || echo x)"
-    [[ -z "$missing" ]] && return 0
-    sleep 0.5
+  for ((i = 0; i < 100; i++)); do
+    topics_ready && return 0
+    sleep 0.2
   done
-  die "topics still missing after creation: $missing"
+  list_topics >&2 || true
+  die "topics not ready after 20s: ${TOPICS[*]}"
 }
 
 check_partitions() {
-  local t n
-  while read -r t n; do
+  local t n want
+  while read -r t n _; do
     for want in "${TOPICS[@]}"; do
       if [[ "$t" == "$want" && "$n" != "$PARTITIONS" ]]; then
         log "warning: topic $t has $n partitions (expected $PARTITIONS)"
@@ -202,12 +234,14 @@ start() {
   fetch
   local pid
   if pid="$(running_pid)"; then
+    check_same_listeners
     broker_up || wait_ready "$pid"
     create_topics
+    wait_topics
     return 0
   fi
-  if broker_up; then
-    die "something else already answers on $BOOTSTRAP (not the broker in $RUN); stop it first"
+  if port_open; then
+    die "something else already listens on $BOOTSTRAP (not the broker in $RUN); stop it first"
   fi
   write_config
   format_storage
@@ -215,6 +249,7 @@ start() {
   # Detached: own session, no terminal, stdio to files, so callers capturing our output do not hang.
   # The inner shell writes its own PID and then execs java, so the PID file is right even if setsid forks.
   rm -f "$PIDFILE"
+  # shellcheck disable=SC2016
   setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$PIDFILE" \
     java "${JAVA_OPTS[@]}" -cp "$LIBS/*" kafka.Kafka "$CONF" \
     </dev/null >"$LOGS/stdout.log" 2>&1 &
@@ -223,6 +258,7 @@ start() {
   pid="$(cat "$PIDFILE" 2>/dev/null)" || die "broker did not start (no PID file)"
   wait_ready "$pid"
   create_topics
+  wait_topics
   check_partitions
   log "ready (pid $pid)"
 }
@@ -237,7 +273,7 @@ wait_ready() {
       exit 1
     fi
     broker_up && return 0
-    sleep 0.3
+    sleep 0.2
   done
   log "broker not ready after ${START_TIMEOUT}s; last log lines:"
   tail -n 40 "$LOGS/server.log" "$LOGS/stdout.log" >&2 2>/dev/null || true
@@ -268,6 +304,7 @@ stop() {
 status() {
   local pid
   if pid="$(running_pid)"; then
+    check_same_listeners
     if broker_up; then
       printf 'kafka: running (pid %s) on %s\n' "$pid" "$BOOTSTRAP" >&2
       return 0
@@ -279,10 +316,17 @@ status() {
   return 3
 }
 
+# Stop and delete data and logs (keeps the jars).
+clean() {
+  stop
+  rm -rf "$DATA" "$LOGS" "$CONF" "$LOG4J" "$RUN/mvn.log"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
   fetch) fetch ;;
-  *) echo "usage: $0 {start|stop|status|fetch}" >&2; exit 2 ;;
+  clean) clean ;;
+  *) echo "usage: $0 {start|stop|status|fetch|clean}" >&2; exit 2 ;;
 esac

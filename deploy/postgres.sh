@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Owns: the throwaway PostgreSQL 15 cluster in .run/pg (127.0.0.1:${PGPORT:-55432}), run as user postgres when root,
-# with role and database comment_ingest. Usage: deploy/postgres.sh {start|stop|status}; progress on stderr.
+# with role and database comment_ingest. Usage: deploy/postgres.sh {start|stop|status|clean}; progress on stderr.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
@@ -122,19 +122,17 @@ init_cluster() {
   log "initdb $DATA"
   as_pg mkdir -p "$PG/log" "$SOCK"
   local loc=(--no-locale)
-  if locale -a 2>/dev/null | grep -qix 'c\.utf-\?8'; then loc=(--locale=C.UTF-8); fi
+  if grep -qix 'c\.utf-\?8' < <(locale -a 2>/dev/null); then loc=(--locale=C.UTF-8); fi
   as_pg "$PGBIN/initdb" -D "$DATA" -U postgres -E UTF8 "${loc[@]}" --auth=trust >"$ROOT/.run/pg-initdb.log" 2>&1 \
     || { tail -n 30 "$ROOT/.run/pg-initdb.log" >&2; die "initdb failed"; }
   rm -f "$ROOT/.run/pg-initdb.log"
-  as_pg sh -c 'printf "\ninclude = '"'"'comment_ingest.conf'"'"'\n" >>"$1/postgresql.conf"' _ "$DATA"
+  printf "\ninclude = 'comment_ingest.conf'\n" | as_pg tee -a "$DATA/postgresql.conf" >/dev/null
 }
 
 is_running() { [[ -f "$DATA/PG_VERSION" ]] && as_pg "$PGBIN/pg_ctl" status -D "$DATA" >/dev/null 2>&1; }
 
-psql_admin() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$PORT" -U postgres -d postgres "$@"; }
-
 ensure_db() {
-  psql_admin >&2 <<EOF
+  "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$PORT" -U postgres -d postgres >&2 <<EOF
 SELECT 'CREATE ROLE $ROLE LOGIN' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$ROLE') \gexec
 SELECT 'CREATE DATABASE $DB OWNER $ROLE' WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = '$DB') \gexec
 EOF
@@ -147,10 +145,18 @@ port_in_use() {
   [[ $rc -eq 0 || $rc -eq 1 ]]
 }
 
+# The running cluster listens on the port asked for now (PGPORT may be overridden by env).
+check_same_port() {
+  local have
+  have="$(sed -n 4p "$DATA/postmaster.pid" 2>/dev/null)"
+  [[ "$have" == "$PORT" ]] || die "the cluster in $LINK is running on port ${have:-?}, not $PORT; run '$0 stop' first"
+}
+
 start() {
   setup_location
   resolve_paths
   if is_running; then
+    check_same_port
     ensure_db
     return 0
   fi
@@ -179,6 +185,7 @@ stop() {
 
 status() {
   if [[ -e "$LINK" ]] && is_running; then
+    check_same_port
     printf 'postgres: running on %s:%s (%s)\n' "$HOST" "$PORT" "$(readlink -f "$DATA")" >&2
     return 0
   fi
@@ -186,9 +193,21 @@ status() {
   return 3
 }
 
+# Stop and delete the cluster (also the /tmp folder behind a .run/pg symlink).
+clean() {
+  stop
+  if [[ -L "$LINK" ]]; then
+    local target
+    target="$(readlink "$LINK")"
+    [[ "$target" == "$(fallback_dir)" ]] && rm -rf "$target"
+  fi
+  rm -rf "$LINK"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 {start|stop|status}" >&2; exit 2 ;;
+  clean) clean ;;
+  *) echo "usage: $0 {start|stop|status|clean}" >&2; exit 2 ;;
 esac

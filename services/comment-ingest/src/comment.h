@@ -35,6 +35,7 @@ struct verdict {
 	enum reason reject;             /* the rejection reason when outcome is REJECT */
 	unsigned hold_mask;             /* 1u << reason for each hold reason that applied */
 	char detail[COMMENT_DETAIL_LEN]; /* human-readable, for the rejection */
+	char term[64];                  /* the suspect term that held it, for the moderator */
 };
 
 /*

@@ -32,6 +32,7 @@ static const struct var_doc vars[] = {
 	{"BATCH_MAX_MESSAGES", "500", "messages per batch (1-100000)"},
 	{"BATCH_MAX_WAIT_MS", "20", "how long a batch waits to fill, in ms (0-60000)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
+	{"RULES_FILE", "(built-in rules)", "moderation rules file (JSON); reloaded on SIGHUP"},
 };
 
 void config_print_help(void)
@@ -96,6 +97,10 @@ int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errl
 	    take_int(&cfg->batch_max_wait_ms, get, "BATCH_MAX_WAIT_MS", 20, 0, 60000, err, errlen))
 		goto failed;
 
+	const char *rules_file = get("RULES_FILE");
+	if (rules_file && *rules_file && !(cfg->rules_file = strdup(rules_file)))
+		goto failed;
+
 	const char *lvl = get("LOG_LEVEL");
 	cfg->log_level = log_level_parse(lvl ? lvl : "info");
 	if (cfg->log_level < 0) {
@@ -115,10 +120,12 @@ int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errl
 			goto failed;
 		}
 	}
-	if (PQconninfoParse(cfg->database_url, NULL) == NULL) {
+	PQconninfoOption *parsed = PQconninfoParse(cfg->database_url, NULL);
+	if (!parsed) {
 		snprintf(err, errlen, "DATABASE_URL is not a valid PostgreSQL connection URI");
 		goto failed;
 	}
+	PQconninfoFree(parsed);
 	return 0;
 
 failed:
@@ -137,6 +144,7 @@ void config_free(struct config *cfg)
 	free(cfg->topic_rejected);
 	free(cfg->database_url);
 	free(cfg->http_addr);
+	free(cfg->rules_file);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -21,6 +21,7 @@ struct config {
 	int batch_max_messages;
 	int batch_max_wait_ms;
 	int log_level;
+	char *rules_file; /* NULL: the built-in rules */
 };
 
 /* Looks a variable up; tests pass their own, production passes getenv. */

@@ -99,13 +99,19 @@ char *events_rejected(const struct source *src, const char *payload, size_t len,
 	return out;
 }
 
-char *events_hold_reasons(unsigned hold_mask)
+char *events_hold_reasons(const struct verdict *v)
 {
 	json_t *arr = json_array();
-	for (int r = 0; r < REASON__COUNT; r++)
-		if (hold_mask & (1u << r))
-			json_array_append_new(arr, json_pack("{s:s, s:s}", "code", reason_code((enum reason)r),
-							     "detail", rules_hold_detail((enum reason)r)));
+	char detail[COMMENT_DETAIL_LEN];
+	for (int r = 0; r < REASON__COUNT; r++) {
+		if (!(v->hold_mask & (1u << r)))
+			continue;
+		rules_hold_detail((enum reason)r, v->term, detail, sizeof(detail));
+		json_t *item = json_pack("{s:s, s:s}", "code", reason_code((enum reason)r), "detail", detail);
+		if (!item) /* a term that is not valid UTF-8 cannot happen: terms come folded from JSON */
+			item = json_pack("{s:s, s:s}", "code", reason_code((enum reason)r), "detail", "");
+		json_array_append_new(arr, item);
+	}
 	char *out = json_dumps(arr, DUMP_FLAGS);
 	json_decref(arr);
 	return out;

@@ -46,7 +46,7 @@ char *events_stored(const struct stored_comment *row, int *held);
 char *events_rejected(const struct source *src, const char *payload, size_t len,
 		      const struct comment *c, const struct verdict *v);
 
-/* Builds the JSON array of hold reasons stored with a pending comment. */
-char *events_hold_reasons(unsigned hold_mask);
+/* Builds the JSON array of hold reasons ({code, detail}) stored with a pending comment. */
+char *events_hold_reasons(const struct verdict *v);
 
 #endif

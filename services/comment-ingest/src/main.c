@@ -21,7 +21,7 @@ struct app {
 	struct config cfg;
 	struct pipeline *pipeline;
 	struct http_server *http;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sighup;
 	int status;
 };
 
@@ -48,6 +48,25 @@ static void signal_cb(uv_signal_t *h, int signum)
 	pipeline_stop(app->pipeline, 0);
 }
 
+/* SIGHUP: reload the rules file; on any error the rules in force stay. */
+static void reload_cb(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	struct app *app = h->data;
+	char err[512];
+	struct rules rules;
+	if (!app->cfg.rules_file) {
+		log_warn("SIGHUP ignored: RULES_FILE is not set");
+		return;
+	}
+	if (rules_load(app->cfg.rules_file, &rules, err, sizeof(err)) != 0) {
+		log_error("rules not reloaded; the previous rules stay in force", "error", err);
+		return;
+	}
+	pipeline_set_rules(app->pipeline, &rules);
+	log_info("rules reloaded", "file", app->cfg.rules_file);
+}
+
 static void on_stopped(struct pipeline *p, int status, void *arg)
 {
 	(void)p;
@@ -55,6 +74,7 @@ static void on_stopped(struct pipeline *p, int status, void *arg)
 	app->status = status;
 	uv_close((uv_handle_t *)&app->sigterm, NULL);
 	uv_close((uv_handle_t *)&app->sigint, NULL);
+	uv_close((uv_handle_t *)&app->sighup, NULL);
 	if (app->http)
 		http_close(app->http, NULL, NULL);
 	app->http = NULL;
@@ -89,10 +109,15 @@ int main(int argc, char **argv)
 	config_redact_url(app.cfg.database_url, url, sizeof(url));
 	log_info("starting", "version", COMMENT_INGEST_VERSION, "kafka", app.cfg.kafka_bootstrap, "group",
 		 app.cfg.group_id, "transactional_id", app.cfg.transactional_id, "input", app.cfg.topic_submitted,
-		 "database", url);
+		 "database", url, "rules", app.cfg.rules_file ? app.cfg.rules_file : "built-in");
 
 	struct rules rules;
 	rules_defaults(&rules);
+	if (app.cfg.rules_file && rules_load(app.cfg.rules_file, &rules, err, sizeof(err)) != 0) {
+		fprintf(stderr, "comment-ingest: invalid configuration: RULES_FILE %s\n", err);
+		config_free(&app.cfg);
+		return 2;
+	}
 	app.loop = uv_default_loop();
 	app.pipeline = pipeline_create(app.loop, &app.cfg, &rules, on_stopped, &app, err, sizeof(err));
 	if (!app.pipeline) {
@@ -107,7 +132,9 @@ int main(int argc, char **argv)
 	}
 	uv_signal_init(app.loop, &app.sigterm);
 	uv_signal_init(app.loop, &app.sigint);
-	app.sigterm.data = app.sigint.data = &app;
+	uv_signal_init(app.loop, &app.sighup);
+	app.sigterm.data = app.sigint.data = app.sighup.data = &app;
+	uv_signal_start(&app.sighup, reload_cb, SIGHUP);
 	uv_signal_start(&app.sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&app.sigint, signal_cb, SIGINT);
 

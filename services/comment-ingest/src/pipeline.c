@@ -2,7 +2,8 @@
  *
  * One batch at a time, read top-down:
  *   pipeline_pump      collect up to BATCH_MAX_MESSAGES or BATCH_MAX_WAIT_MS
- *   batch_run          decode, normalize, validate and triage each message
+ *   batch_run          decode, normalize and validate each message
+ *   batch_looked_up    known comment_ids are replays or duplicates; the rules decide the new ones
  *   batch_stored       PostgreSQL committed: match rows (new, replay or duplicate), build events
  *   batch_commit       off the loop: one Kafka transaction with the events and the offsets
  *   batch_committed    count the outcomes, start the next batch
@@ -15,10 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
+#include "text.h"
 
 #define RETRY_DELAY_MS 500
 
@@ -41,6 +44,8 @@ struct slot {
 	struct verdict v;
 	enum slot_result result;
 	int replay;
+	int is_new;      /* not stored before this batch (from the lookup) */
+	char md5[33];    /* fingerprint of the normalized body */
 	char *event;     /* output value, or NULL */
 	char *event_key; /* article_id of a stored comment */
 };
@@ -63,6 +68,8 @@ struct pipeline {
 	uint64_t first_ns;
 	uv_timer_t timer; /* linger, or the delay before a retry */
 	uv_work_t work;
+	struct store_lookup lookup;
+	size_t *lookup_slot; /* lookup row -> slot index */
 	struct store_rows rows;
 	struct kafka_out *out;
 	size_t nout;
@@ -90,6 +97,7 @@ static void batch_clear(struct pipeline *p)
 	}
 	p->n = 0;
 	p->nout = 0;
+	store_lookup_reset(&p->lookup);
 	store_rows_reset(&p->rows);
 	if (p->commit_offsets)
 		rd_kafka_topic_partition_list_destroy(p->commit_offsets);
@@ -105,11 +113,14 @@ static int batch_add(struct pipeline *p, rd_kafka_message_t *m)
 		size_t cap = p->cap ? p->cap * 2 : 64;
 		struct slot *ns = realloc(p->slots, cap * sizeof(*ns));
 		struct kafka_out *no = realloc(p->out, cap * sizeof(*no));
+		size_t *nl = realloc(p->lookup_slot, cap * sizeof(*nl));
 		if (ns)
 			p->slots = ns;
 		if (no)
 			p->out = no;
-		if (!ns || !no)
+		if (nl)
+			p->lookup_slot = nl;
+		if (!ns || !no || !nl)
 			return -1;
 		p->cap = cap;
 	}
@@ -218,51 +229,140 @@ static void track_offsets(struct pipeline *p, const rd_kafka_message_t *m)
 		f->offset = m->offset;
 }
 
-/* Decides one message: a rejection gets its event now; a comment becomes a row to store. */
-static int slot_decide(struct pipeline *p, struct slot *s)
+/* Rejects a slot with the verdict's reason; its event is built now. */
+static int slot_reject(struct slot *s)
 {
 	const rd_kafka_message_t *m = s->msg;
-	const char *topic = rd_kafka_topic_name(m->rkt);
-	if (comment_decode(m->payload, m->len, &s->c, &s->v) == OUTCOME_PUBLISH)
-		rules_triage(&p->rules, &s->c, &s->v);
+	struct source src = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
+	s->result = RES_REJECTED;
+	s->event = events_rejected(&src, m->payload, m->len, &s->c, &s->v);
+	return s->event ? 0 : -1;
+}
 
-	if (s->v.outcome == OUTCOME_REJECT) {
-		struct source src = {topic, m->partition, m->offset};
-		s->result = RES_REJECTED;
-		s->event = events_rejected(&src, m->payload, m->len, &s->c, &s->v);
-		return s->event ? 0 : -1;
-	}
+/* Adds a slot's comment to the rows to store, as published or pending with its reasons. */
+static int slot_store(struct pipeline *p, struct slot *s)
+{
+	const rd_kafka_message_t *m = s->msg;
 	int held = s->v.outcome == OUTCOME_HOLD;
-	char *reasons = held ? events_hold_reasons(s->v.hold_mask) : NULL;
-	int rc = store_rows_add(&p->rows, &s->c, held ? "pending" : "published", reasons ? reasons : "[]", topic,
-				m->partition, m->offset);
+	char *reasons = held ? events_hold_reasons(&s->v) : NULL;
+	int rc = store_rows_add(&p->rows, &s->c, held ? "pending" : "published", reasons ? reasons : "[]",
+				rd_kafka_topic_name(m->rkt), m->partition, m->offset);
 	free(reasons);
 	s->result = RES_PENDING;
 	return rc;
 }
 
-static void batch_stored(struct store *st, const char *err, PGresult *inserted, PGresult *rows, void *arg);
+static void batch_looked_up(struct store *st, const char *err, PGresult *const *res, void *arg);
+static void batch_stored(struct store *st, const char *err, PGresult *const *res, void *arg);
 static void batch_commit(struct pipeline *p);
 
-/* Decides every message of the batch, then stores the accepted ones in one transaction. */
+/* Decodes every message of the batch; well-formed comments are looked up before the rules decide them. */
 static void batch_run(struct pipeline *p)
 {
 	uv_timer_stop(&p->timer);
 	p->state = P_STORING;
 	p->commit_offsets = rd_kafka_topic_partition_list_new((int)p->n);
 	p->first_offsets = rd_kafka_topic_partition_list_new((int)p->n);
+	p->lookup.rate_window_s = p->rules.rate_window_s;
+	p->lookup.duplicate_window_s = p->rules.duplicate_window_s;
 	for (size_t i = 0; i < p->n; i++) {
-		track_offsets(p, p->slots[i].msg);
-		if (slot_decide(p, &p->slots[i])) {
+		struct slot *s = &p->slots[i];
+		track_offsets(p, s->msg);
+		int rc;
+		if (comment_decode(s->msg->payload, s->msg->len, &s->c, &s->v) == OUTCOME_REJECT) {
+			rc = slot_reject(s);
+		} else {
+			p->lookup_slot[p->lookup.count] = i;
+			rc = text_md5_hex(s->c.body, strlen(s->c.body), s->md5) ||
+			     store_lookup_add(&p->lookup, &s->c, s->md5);
+		}
+		if (rc) {
 			batch_rewind(p, "out of memory deciding a batch");
 			return;
 		}
 	}
-	if (p->rows.count == 0) {
+	if (p->lookup.count == 0)
 		batch_commit(p);
+	else if (store_lookup(p->store, &p->lookup, batch_looked_up) != 0)
+		batch_rewind(p, "postgres unavailable");
+}
+
+/* What earlier new comments of this batch add to a comment's history. */
+static void batch_history(struct pipeline *p, size_t upto, struct history *h)
+{
+	const struct comment *c = &p->slots[upto].c;
+	for (size_t j = 0; j < upto; j++) {
+		const struct slot *e = &p->slots[j];
+		if (e->result != RES_PENDING || !e->is_new || strcmp(e->c.author_id, c->author_id) != 0)
+			continue;
+		h->author_has_comments = 1;
+		h->author_recent++;
+		if (strcmp(e->c.article_id, c->article_id) == 0 && strcmp(e->md5, p->slots[upto].md5) == 0)
+			h->duplicate_content = 1;
+	}
+}
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * A comment_id stored from these coordinates is a replay: it goes through
+ * unchanged, whatever the rules say now. From other coordinates it is a
+ * duplicate. Only new comments meet the rules and their history.
+ */
+static void batch_looked_up(struct store *st, const char *err, PGresult *const *res, void *arg)
+{
+	(void)st;
+	struct pipeline *p = arg;
+	if (err) {
+		batch_rewind(p, err);
 		return;
 	}
-	if (store_submit(p->store, &p->rows, batch_stored) != 0)
+	PGresult *r = res[0];
+	int64_t now = now_us();
+	if (PQntuples(r) != p->lookup.count) {
+		batch_rewind(p, "lookup returned the wrong number of rows");
+		return;
+	}
+	for (int k = 0; k < PQntuples(r); k++) {
+		struct slot *s = &p->slots[p->lookup_slot[k]];
+		int rc;
+		if (!PQgetisnull(r, k, LKO_SOURCE_TOPIC)) {
+			int same = strcmp(PQgetvalue(r, k, LKO_SOURCE_TOPIC), rd_kafka_topic_name(s->msg->rkt)) == 0 &&
+				   strtol(PQgetvalue(r, k, LKO_SOURCE_PARTITION), NULL, 10) == s->msg->partition &&
+				   strtoll(PQgetvalue(r, k, LKO_SOURCE_OFFSET), NULL, 10) == s->msg->offset;
+			if (!same) {
+				s->result = RES_DUPLICATE;
+				continue;
+			}
+			rc = slot_store(p, s); /* a replay: the stored row decides its event */
+		} else {
+			struct history h = {
+				.author_has_comments = PQgetvalue(r, k, LKO_AUTHOR_HAS_COMMENTS)[0] == 't',
+				.author_recent = (int)strtol(PQgetvalue(r, k, LKO_AUTHOR_RECENT), NULL, 10),
+				.duplicate_content = PQgetvalue(r, k, LKO_DUPLICATE_CONTENT)[0] == 't',
+			};
+			batch_history(p, p->lookup_slot[k], &h);
+			rules_triage(&p->rules, &s->c, now, &s->v);
+			if (rules_apply_history(&p->rules, &h, &s->v) == OUTCOME_REJECT) {
+				rc = slot_reject(s);
+			} else {
+				s->is_new = 1;
+				rc = slot_store(p, s);
+			}
+		}
+		if (rc) {
+			batch_rewind(p, "out of memory deciding a batch");
+			return;
+		}
+	}
+	if (p->rows.count == 0)
+		batch_commit(p);
+	else if (store_submit(p->store, &p->rows, batch_stored) != 0)
 		batch_rewind(p, "postgres unavailable");
 }
 
@@ -338,7 +438,7 @@ static void row_to_stored(PGresult *r, int i, struct stored_comment *sc)
  * message's coordinates (inserted now, or a replay of an earlier attempt)
  * -> emit its event, built from the row; from other coordinates -> duplicate.
  */
-static void batch_stored(struct store *st, const char *err, PGresult *inserted, PGresult *rows, void *arg)
+static void batch_stored(struct store *st, const char *err, PGresult *const *res, void *arg)
 {
 	(void)st;
 	struct pipeline *p = arg;
@@ -347,6 +447,7 @@ static void batch_stored(struct store *st, const char *err, PGresult *inserted, 
 		batch_rewind(p, err);
 		return;
 	}
+	PGresult *inserted = res[0], *rows = res[1];
 	if (index_build(&stored, rows, OUT_COMMENT_ID) || index_build(&fresh, inserted, 0)) {
 		err = "out of memory matching rows";
 		goto failed;
@@ -598,7 +699,7 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 		return NULL;
 	p->loop = loop;
 	p->cfg = cfg;
-	p->rules = *rules;
+	p->rules = *rules; /* now owned by the pipeline */
 	p->stopped_cb = stopped_cb;
 	p->arg = arg;
 	uv_timer_init(loop, &p->timer);
@@ -645,14 +746,24 @@ static void timer_closed(uv_handle_t *h)
 	store_close(p->store, store_closed, p);
 }
 
+void pipeline_set_rules(struct pipeline *p, const struct rules *rules)
+{
+	rules_free(&p->rules);
+	p->rules = *rules; /* now owned by the pipeline */
+}
+
 void pipeline_free(struct pipeline *p)
 {
 	batch_clear(p);
 	store_rows_free(&p->rows);
+	store_lookup_free(&p->lookup);
+	rules_free(&p->rules);
 	free(p->slots);
 	free(p->out);
+	free(p->lookup_slot);
 	p->slots = NULL;
 	p->out = NULL;
+	p->lookup_slot = NULL;
 	kafka_close(p->kafka);
 	uv_close((uv_handle_t *)&p->timer, timer_closed);
 }

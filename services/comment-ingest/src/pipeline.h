@@ -16,7 +16,8 @@ struct pipeline;
 typedef void (*pipeline_stopped_cb)(struct pipeline *p, int status, void *arg);
 
 /*
- * Creates the pipeline and its clients (Kafka consumer and producer,
+ * Creates the pipeline and its clients. The pipeline takes ownership of
+ * rules (the struct is copied; its term sets move). (Kafka consumer and producer,
  * PostgreSQL connection). Returns NULL with a message in err when a client
  * cannot be created (bad configuration).
  */
@@ -28,6 +29,9 @@ void pipeline_start(struct pipeline *p);
 
 /* Finishes the batch in flight, leaves the group, and then calls stopped_cb. Idempotent. */
 void pipeline_stop(struct pipeline *p, int status);
+
+/* Replaces the rules (ownership moves as in pipeline_create); the next batch uses them. */
+void pipeline_set_rules(struct pipeline *p, const struct rules *rules);
 
 /* Writes the readiness JSON into a malloc'ed string; returns 1 when ready. */
 int pipeline_readiness(struct pipeline *p, char **json);

@@ -17,7 +17,18 @@ static const struct {
 	[REASON_INVALID_TEXT] = {"invalid_text", OUTCOME_REJECT},
 	[REASON_BODY_TOO_SHORT] = {"body_too_short", OUTCOME_REJECT},
 	[REASON_BODY_TOO_LONG] = {"body_too_long", OUTCOME_REJECT},
+	[REASON_SUBMITTED_IN_FUTURE] = {"submitted_in_future", OUTCOME_REJECT},
+	[REASON_SUBMITTED_TOO_OLD] = {"submitted_too_old", OUTCOME_REJECT},
+	[REASON_BANNED_TERM] = {"banned_term", OUTCOME_REJECT},
+	[REASON_DUPLICATE_CONTENT] = {"duplicate_content", OUTCOME_REJECT},
 	[REASON_CONTAINS_LINK] = {"contains_link", OUTCOME_HOLD},
+	[REASON_CONTAINS_EMAIL] = {"contains_email", OUTCOME_HOLD},
+	[REASON_CONTAINS_PHONE] = {"contains_phone", OUTCOME_HOLD},
+	[REASON_SUSPECT_TERM] = {"suspect_term", OUTCOME_HOLD},
+	[REASON_SHOUTING] = {"shouting", OUTCOME_HOLD},
+	[REASON_REPEATED_CHARACTERS] = {"repeated_characters", OUTCOME_HOLD},
+	[REASON_FIRST_COMMENT] = {"first_comment", OUTCOME_HOLD},
+	[REASON_RATE_LIMITED] = {"rate_limited", OUTCOME_HOLD},
 };
 
 const char *reason_code(enum reason r)

@@ -1,48 +1,382 @@
-/* rules.c - moderation triage: which well-formed comments are held for a moderator, and why. */
+/* rules.c - moderation rules: loaded from a JSON rules file, applied to each comment with its reasons. */
 #include "rules.h"
 
+#include <jansson.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <utf8proc.h>
 
 void rules_defaults(struct rules *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->hold_links = 1;
+	r->hold_emails = 1;
+	r->hold_phones = 1;
+	r->phone_min_digits = 9;
+	r->hold_shouting = 1;
+	r->shouting_min_letters = 20;
+	r->shouting_ratio = 0.7;
+	r->hold_repeats = 1;
+	r->repeat_max_run = 8;
+	r->hold_first_comment = 0;
+	r->rate_max_comments = 5;
+	r->rate_window_s = 60;
+	r->duplicate_window_s = 86400;
+	r->max_skew_s = 300;
+	r->max_age_s = 7 * 86400;
 }
 
-/* True when s contains a URL scheme or a www. host (ASCII case-insensitive). */
-static int contains_link(const char *s)
+void rules_free(struct rules *r)
 {
-	static const char *const markers[] = {"http://", "https://", "www."};
-	for (const char *p = s; *p; p++) {
-		for (size_t i = 0; i < sizeof(markers) / sizeof(markers[0]); i++) {
-			size_t n = strlen(markers[i]);
-			/* "www." must start a word, so "awww." is not a link. */
-			if (strncasecmp(p, markers[i], n) == 0 &&
-			    (i < 2 || p == s || !((p[-1] | 0x20) >= 'a' && (p[-1] | 0x20) <= 'z')))
-				return 1;
+	terms_free(&r->banned);
+	terms_free(&r->suspect);
+}
+
+/* ---- loading ------------------------------------------------------------------------------ */
+
+static int load_terms(json_t *arr, const char *key, struct terms *t, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *v;
+	if (!json_is_array(arr)) {
+		snprintf(err, errlen, "%s must be an array of strings", key);
+		return -1;
+	}
+	json_array_foreach(arr, i, v)
+	{
+		if (!json_is_string(v)) {
+			snprintf(err, errlen, "%s[%zu] must be a string", key, i);
+			return -1;
+		}
+		int rc = terms_add(t, json_string_value(v));
+		if (rc == 1) {
+			snprintf(err, errlen, "%s[%zu] has no letters or digits", key, i);
+			return -1;
+		}
+		if (rc < 0) {
+			snprintf(err, errlen, "out of memory loading %s", key);
+			return -1;
 		}
 	}
 	return 0;
 }
 
-const char *rules_hold_detail(enum reason r)
+/* Reads one object of settings, e.g. "links": {"hold": true}; every key must be known. */
+struct field {
+	const char *name;
+	char type; /* 'b' boolean, 'i' integer (>= 0), 'r' ratio in [0, 1] */
+	void *dst;
+};
+
+static int load_section(json_t *root, const char *section, const struct field *f, size_t nf, char *err,
+			size_t errlen)
 {
-	switch (r) {
-	case REASON_CONTAINS_LINK:
-		return "The comment contains a link and waits for a moderator.";
-	default:
-		return "The comment waits for a moderator.";
+	json_t *obj = json_object_get(root, section), *v;
+	const char *key;
+	if (!obj)
+		return 0;
+	if (!json_is_object(obj)) {
+		snprintf(err, errlen, "%s must be an object", section);
+		return -1;
 	}
+	json_object_foreach(obj, key, v)
+	{
+		size_t i;
+		for (i = 0; i < nf && strcmp(f[i].name, key) != 0; i++)
+			;
+		if (i == nf) {
+			snprintf(err, errlen, "%s.%s is not a known setting", section, key);
+			return -1;
+		}
+		if (f[i].type == 'b' && json_is_boolean(v)) {
+			*(int *)f[i].dst = json_is_true(v);
+		} else if (f[i].type == 'i' && json_is_integer(v) && json_integer_value(v) >= 0 &&
+			   json_integer_value(v) <= 100000000) {
+			*(int *)f[i].dst = (int)json_integer_value(v);
+		} else if (f[i].type == 'r' && json_is_number(v) && json_number_value(v) >= 0 &&
+			   json_number_value(v) <= 1) {
+			*(double *)f[i].dst = json_number_value(v);
+		} else {
+			snprintf(err, errlen, "%s.%s must be %s", section, key,
+				 f[i].type == 'b' ? "true or false" : f[i].type == 'i' ? "a whole number >= 0" : "a number from 0 to 1");
+			return -1;
+		}
+	}
+	return 0;
 }
 
-enum outcome rules_triage(const struct rules *r, const struct comment *c, struct verdict *v)
+int rules_load(const char *path, struct rules *out, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	struct rules r;
+	int skew = 300, age = 7 * 86400;
+	rules_defaults(&r);
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errlen, "%s: %s (line %d)", path, jerr.text, jerr.line);
+		return -1;
+	}
+	static const char *const sections[] = {"version", "banned_terms", "suspect_terms", "links", "emails",
+					       "phones", "shouting", "repeated_characters", "first_comment",
+					       "rate_limit", "duplicate_content", "submitted_at", NULL};
+	const char *key;
+	json_t *v;
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "%s: the rules file must hold a JSON object", path);
+		goto failed;
+	}
+	json_object_foreach(root, key, v)
+	{
+		size_t i;
+		for (i = 0; sections[i] && strcmp(sections[i], key) != 0; i++)
+			;
+		if (!sections[i]) {
+			snprintf(err, errlen, "%s: %s is not a known section", path, key);
+			goto failed;
+		}
+	}
+	if (json_integer_value(json_object_get(root, "version")) != 1) {
+		snprintf(err, errlen, "%s: version must be 1", path);
+		goto failed;
+	}
+	const struct field links[] = {{"hold", 'b', &r.hold_links}};
+	const struct field emails[] = {{"hold", 'b', &r.hold_emails}};
+	const struct field phones[] = {{"hold", 'b', &r.hold_phones}, {"min_digits", 'i', &r.phone_min_digits}};
+	const struct field shouting[] = {{"hold", 'b', &r.hold_shouting},
+					 {"min_letters", 'i', &r.shouting_min_letters},
+					 {"uppercase_ratio", 'r', &r.shouting_ratio}};
+	const struct field repeats[] = {{"hold", 'b', &r.hold_repeats}, {"max_run", 'i', &r.repeat_max_run}};
+	const struct field first[] = {{"hold", 'b', &r.hold_first_comment}};
+	const struct field rate[] = {{"max_comments", 'i', &r.rate_max_comments},
+				     {"window_seconds", 'i', &r.rate_window_s}};
+	const struct field dup[] = {{"window_seconds", 'i', &r.duplicate_window_s}};
+	const struct field when[] = {{"max_future_seconds", 'i', &skew}, {"max_age_seconds", 'i', &age}};
+	char msg[256] = "";
+	if ((json_object_get(root, "banned_terms") &&
+	     load_terms(json_object_get(root, "banned_terms"), "banned_terms", &r.banned, msg, sizeof(msg))) ||
+	    (json_object_get(root, "suspect_terms") &&
+	     load_terms(json_object_get(root, "suspect_terms"), "suspect_terms", &r.suspect, msg, sizeof(msg))) ||
+	    load_section(root, "links", links, 1, msg, sizeof(msg)) ||
+	    load_section(root, "emails", emails, 1, msg, sizeof(msg)) ||
+	    load_section(root, "phones", phones, 2, msg, sizeof(msg)) ||
+	    load_section(root, "shouting", shouting, 3, msg, sizeof(msg)) ||
+	    load_section(root, "repeated_characters", repeats, 2, msg, sizeof(msg)) ||
+	    load_section(root, "first_comment", first, 1, msg, sizeof(msg)) ||
+	    load_section(root, "rate_limit", rate, 2, msg, sizeof(msg)) ||
+	    load_section(root, "duplicate_content", dup, 1, msg, sizeof(msg)) ||
+	    load_section(root, "submitted_at", when, 2, msg, sizeof(msg))) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		goto failed;
+	}
+	r.max_skew_s = skew;
+	r.max_age_s = age;
+	json_decref(root);
+	*out = r; /* the caller frees its old rules */
+	return 0;
+
+failed:
+	json_decref(root);
+	rules_free(&r);
+	return -1;
+}
+
+/* ---- detectors ---------------------------------------------------------------------------- */
+
+static int ascii_alpha(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static int ascii_alnum(char ch)
+{
+	return ascii_alpha(ch) || (ch >= '0' && ch <= '9');
+}
+
+/* A URL scheme, "www.", or a host name ending in a common top-level domain. */
+static int contains_link(const char *s)
+{
+	static const char *const tlds[] = {"com", "net", "org", "io", "info", "biz", "xyz", "top", "ru",
+					   "cn", "ly", "me", "tk", "co", "in", "uk", "de", "app", NULL};
+	for (const char *p = s; *p; p++) {
+		int word_start = p == s || !ascii_alnum(p[-1]);
+		if (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0)
+			return 1;
+		if (word_start && strncasecmp(p, "www.", 4) == 0 && ascii_alnum(p[4]))
+			return 1;
+		/* label.tld where the tld ends the word: "example.com", "spam.ru/x" */
+		if (*p == '.' && p > s && ascii_alnum(p[-1])) {
+			for (int i = 0; tlds[i]; i++) {
+				size_t n = strlen(tlds[i]);
+				if (strncasecmp(p + 1, tlds[i], n) == 0 && !ascii_alnum(p[1 + n]) && p[1 + n] != '.')
+					return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* local@domain.tld */
+static int contains_email(const char *s)
+{
+	for (const char *at = strchr(s, '@'); at; at = strchr(at + 1, '@')) {
+		if (at == s || !(ascii_alnum(at[-1]) || at[-1] == '.' || at[-1] == '_' || at[-1] == '-' || at[-1] == '+'))
+			continue;
+		const char *p = at + 1;
+		int labels = 0, len = 0;
+		while (ascii_alnum(*p) || *p == '-' || (*p == '.' && len > 0)) {
+			if (*p == '.') {
+				labels++;
+				len = 0;
+			} else {
+				len++;
+			}
+			p++;
+		}
+		if (labels >= 1 && len >= 2)
+			return 1;
+	}
+	return 0;
+}
+
+/* A run of digits and phone punctuation holding at least min_digits digits (at most 15). */
+static int contains_phone(const char *s, int min_digits)
+{
+	for (const char *p = s; *p;) {
+		if (!(*p >= '0' && *p <= '9') && *p != '+' && *p != '(') {
+			p++;
+			continue;
+		}
+		int digits = 0;
+		const char *q = p;
+		while ((*q >= '0' && *q <= '9') || *q == ' ' || *q == '-' || *q == '.' || *q == '(' || *q == ')' ||
+		       *q == '+') {
+			if (*q >= '0' && *q <= '9')
+				digits++;
+			q++;
+		}
+		if (digits >= min_digits && digits <= 15)
+			return 1;
+		p = q > p ? q : p + 1;
+	}
+	return 0;
+}
+
+/* Mostly capitals: at least min_letters cased letters, ratio of capitals at least ratio. */
+static int is_shouting(const char *s, int min_letters, double ratio)
+{
+	size_t upper = 0, lower = 0, i = 0, n = strlen(s);
+	while (i < n) {
+		utf8proc_int32_t c;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
+		if (k <= 0)
+			break;
+		utf8proc_category_t cat = utf8proc_category(c);
+		upper += cat == UTF8PROC_CATEGORY_LU;
+		lower += cat == UTF8PROC_CATEGORY_LL;
+		i += (size_t)k;
+	}
+	size_t letters = upper + lower;
+	return letters >= (size_t)min_letters && letters > 0 && (double)upper >= ratio * (double)letters;
+}
+
+/* The same character more than max_run times in a row (white space aside). */
+static int has_long_run(const char *s, int max_run)
+{
+	size_t i = 0, n = strlen(s);
+	utf8proc_int32_t prev = -1;
+	int run = 0;
+	while (i < n) {
+		utf8proc_int32_t c;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
+		if (k <= 0)
+			break;
+		run = c == prev ? run + 1 : 1;
+		if (run > max_run && c != ' ' && c != '\n' && c != '\t')
+			return 1;
+		prev = c;
+		i += (size_t)k;
+	}
+	return 0;
+}
+
+/* ---- decisions ---------------------------------------------------------------------------- */
+
+static void hold(struct verdict *v, enum reason r)
+{
+	v->hold_mask |= 1u << r;
+}
+
+enum outcome rules_triage(const struct rules *r, const struct comment *c, int64_t now_us, struct verdict *v)
 {
 	if (v->outcome != OUTCOME_PUBLISH)
 		return v->outcome;
+	if (c->submitted_us > now_us + r->max_skew_s * 1000000)
+		return verdict_reject(v, REASON_SUBMITTED_IN_FUTURE,
+				      "submitted_at is more than %lld seconds in the future", (long long)r->max_skew_s);
+	if (c->submitted_us < now_us - r->max_age_s * 1000000)
+		return verdict_reject(v, REASON_SUBMITTED_TOO_OLD, "submitted_at is more than %lld seconds old",
+				      (long long)r->max_age_s);
+
+	if (r->banned.count || r->suspect.count) {
+		struct words w;
+		if (words_split(&w, c->body, strlen(c->body)) != 0) {
+			words_free(&w);
+			return verdict_reject(v, REASON_INVALID_TEXT, "body could not be processed");
+		}
+		const char *banned = terms_find(&r->banned, &w);
+		const char *suspect = banned ? NULL : terms_find(&r->suspect, &w);
+		if (suspect) {
+			hold(v, REASON_SUSPECT_TERM);
+			snprintf(v->term, sizeof(v->term), "%s", suspect);
+		}
+		words_free(&w);
+		if (banned)
+			return verdict_reject(v, REASON_BANNED_TERM,
+					      "The comment contains language that is not allowed here.");
+	}
 	if (r->hold_links && contains_link(c->body))
-		v->hold_mask |= 1u << REASON_CONTAINS_LINK;
+		hold(v, REASON_CONTAINS_LINK);
+	if (r->hold_emails && contains_email(c->body))
+		hold(v, REASON_CONTAINS_EMAIL);
+	if (r->hold_phones && contains_phone(c->body, r->phone_min_digits))
+		hold(v, REASON_CONTAINS_PHONE);
+	if (r->hold_shouting && is_shouting(c->body, r->shouting_min_letters, r->shouting_ratio))
+		hold(v, REASON_SHOUTING);
+	if (r->hold_repeats && has_long_run(c->body, r->repeat_max_run))
+		hold(v, REASON_REPEATED_CHARACTERS);
 	if (v->hold_mask)
 		v->outcome = OUTCOME_HOLD;
 	return v->outcome;
+}
+
+enum outcome rules_apply_history(const struct rules *r, const struct history *h, struct verdict *v)
+{
+	if (v->outcome == OUTCOME_REJECT)
+		return v->outcome;
+	if (r->duplicate_window_s > 0 && h->duplicate_content)
+		return verdict_reject(v, REASON_DUPLICATE_CONTENT,
+				      "The same comment was already posted on this article.");
+	if (r->hold_first_comment && !h->author_has_comments)
+		hold(v, REASON_FIRST_COMMENT);
+	if (r->rate_max_comments > 0 && h->author_recent >= r->rate_max_comments)
+		hold(v, REASON_RATE_LIMITED);
+	if (v->hold_mask)
+		v->outcome = OUTCOME_HOLD;
+	return v->outcome;
+}
+
+void rules_hold_detail(enum reason r, const char *term, char *out, size_t outlen)
+{
+	switch (r) {
+	case REASON_CONTAINS_LINK: snprintf(out, outlen, "The comment contains a link."); break;
+	case REASON_CONTAINS_EMAIL: snprintf(out, outlen, "The comment contains an e-mail address."); break;
+	case REASON_CONTAINS_PHONE: snprintf(out, outlen, "The comment contains a phone number."); break;
+	case REASON_SUSPECT_TERM: snprintf(out, outlen, "The comment contains the suspect term \"%s\".", term); break;
+	case REASON_SHOUTING: snprintf(out, outlen, "The comment is mostly in capital letters."); break;
+	case REASON_REPEATED_CHARACTERS: snprintf(out, outlen, "The comment repeats a character many times."); break;
+	case REASON_FIRST_COMMENT: snprintf(out, outlen, "This is the author's first comment."); break;
+	case REASON_RATE_LIMITED: snprintf(out, outlen, "The author posted many comments in a short time."); break;
+	default: snprintf(out, outlen, "The comment waits for a moderator."); break;
+	}
 }

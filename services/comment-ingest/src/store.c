@@ -20,6 +20,24 @@ static const char insert_sql[] =
 	" $7::text[], $8::jsonb[], $9::timestamptz[], $10::text[], $11::int[], $12::bigint[])"
 	" ON CONFLICT (comment_id) DO NOTHING RETURNING comment_id::text";
 
+/*
+ * One row per new comment, in input order: where its comment_id is stored
+ * from (if it is), and the history the rules need. Every subquery uses the
+ * (author_id, accepted_at) index.
+ */
+static const char lookup_sql[] =
+	"SELECT i.ord::int, c.source_topic, c.source_partition, c.source_offset,"
+	" EXISTS (SELECT 1 FROM comments a WHERE a.author_id = i.author_id AND a.comment_id <> i.comment_id),"
+	" (SELECT count(*) FROM comments a WHERE a.author_id = i.author_id AND a.comment_id <> i.comment_id"
+	"   AND a.accepted_at > now() - make_interval(secs => $5)),"
+	" EXISTS (SELECT 1 FROM comments a WHERE a.author_id = i.author_id AND a.comment_id <> i.comment_id"
+	"   AND a.article_id = i.article_id AND a.body_md5 = i.body_md5"
+	"   AND a.accepted_at > now() - make_interval(secs => $6))"
+	" FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY"
+	"   AS i(comment_id, author_id, article_id, body_md5, ord)"
+	" LEFT JOIN comments c ON c.comment_id = i.comment_id"
+	" ORDER BY i.ord";
+
 /* A separate statement, so that it sees rows that a concurrent transaction committed meanwhile. */
 static const char select_sql[] =
 	"SELECT comment_id::text, article_id, author_id, author_display_name, parent_id::text, body, status,"
@@ -52,10 +70,11 @@ struct store {
 	int setup_failed;
 	store_state_cb state_cb;
 	void *arg;
-	/* the batch in flight */
+	/* the request in flight */
 	store_done_cb done_cb;
 	PGresult *res[2];
 	int nres;
+	int want; /* results the request returns */
 	char *err;
 	/* closing */
 	void (*close_cb)(void *);
@@ -114,6 +133,33 @@ static const char *pgarr_finish(struct pgarr *a)
 	a->buf[a->len] = '}';
 	a->buf[a->len + 1] = '\0';
 	return a->buf;
+}
+
+void store_lookup_reset(struct store_lookup *l)
+{
+	for (int i = 0; i < LK__COUNT; i++)
+		l->col[i].len = 0;
+	l->count = 0;
+}
+
+void store_lookup_free(struct store_lookup *l)
+{
+	for (int i = 0; i < LK__COUNT; i++)
+		free(l->col[i].buf);
+	memset(l, 0, sizeof(*l));
+}
+
+int store_lookup_add(struct store_lookup *l, const struct comment *c, const char *body_md5)
+{
+	const char *vals[LK__COUNT] = {
+		[LK_COMMENT_ID] = c->comment_id, [LK_AUTHOR_ID] = c->author_id,
+		[LK_ARTICLE_ID] = c->article_id, [LK_BODY_MD5] = body_md5,
+	};
+	for (int i = 0; i < LK__COUNT; i++)
+		if (pgarr_add(&l->col[i], vals[i]))
+			return -1;
+	l->count++;
+	return 0;
 }
 
 void store_rows_reset(struct store_rows *r)
@@ -243,10 +289,7 @@ static void finish_batch(struct store *s, const char *err)
 	s->done_cb = NULL;
 	if (!cb)
 		return;
-	if (err)
-		cb(s, err, NULL, NULL, s->arg);
-	else
-		cb(s, NULL, s->res[0], s->res[1], s->arg);
+	cb(s, err, err ? NULL : s->res, s->arg);
 	clear_batch(s);
 }
 
@@ -307,7 +350,7 @@ static char *migrations_sql(void)
 	return sql;
 }
 
-/* Sends the next setup step: 0 migrations, 1-2 prepared statements, then pipeline mode. */
+/* Sends the next setup step: 0 migrations, 1-3 prepared statements, then pipeline mode. */
 static int setup_send(struct store *s)
 {
 	int ok;
@@ -323,6 +366,9 @@ static int setup_send(struct store *s)
 		break;
 	case 2:
 		ok = PQsendPrepare(s->conn, "select_comments", select_sql, 1, NULL);
+		break;
+	case 3:
+		ok = PQsendPrepare(s->conn, "lookup_comments", lookup_sql, 6, NULL);
 		break;
 	default:
 		if (!PQenterPipelineMode(s->conn))
@@ -375,7 +421,7 @@ static int batch_results(struct store *s)
 		if (st == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
 			s->state = ST_READY;
-			finish_batch(s, s->err ? s->err : (s->nres == 2 ? NULL : "missing results"));
+			finish_batch(s, s->err ? s->err : (s->nres == s->want ? NULL : "missing results"));
 			clear_batch(s);
 			return 0;
 		}
@@ -488,24 +534,47 @@ int store_is_ready(const struct store *s)
 	return s->state == ST_READY || s->state == ST_BUSY;
 }
 
-int store_submit(struct store *s, const struct store_rows *rows, store_done_cb done_cb)
+/* Marks a request sent: it is the one in flight until its pipeline sync arrives. */
+static int store_sent(struct store *s, int ok, int want, store_done_cb done_cb)
 {
-	if (s->state != ST_READY)
-		return -1;
-	struct store_rows *r = (struct store_rows *)rows;
-	const char *params[COL__COUNT];
-	for (int i = 0; i < COL__COUNT; i++)
-		if (!(params[i] = pgarr_finish(&r->col[i])))
-			return -1;
-	if (!PQsendQueryPrepared(s->conn, "insert_comments", COL__COUNT, params, NULL, NULL, 0) ||
-	    !PQsendQueryPrepared(s->conn, "select_comments", 1, params, NULL, NULL, 0) ||
-	    !PQpipelineSync(s->conn) || store_flush(s)) {
+	if (!ok || !PQpipelineSync(s->conn) || store_flush(s)) {
 		store_fail(s, "send");
 		return -1;
 	}
 	s->state = ST_BUSY;
+	s->want = want;
 	s->done_cb = done_cb;
 	return 0;
+}
+
+int store_lookup(struct store *s, struct store_lookup *l, store_done_cb done_cb)
+{
+	if (s->state != ST_READY)
+		return -1;
+	char rate[16], dup[16];
+	snprintf(rate, sizeof(rate), "%d", l->rate_window_s);
+	snprintf(dup, sizeof(dup), "%d", l->duplicate_window_s);
+	const char *params[LK__COUNT + 2];
+	for (int i = 0; i < LK__COUNT; i++)
+		if (!(params[i] = pgarr_finish(&l->col[i])))
+			return -1;
+	params[LK__COUNT] = rate;
+	params[LK__COUNT + 1] = dup;
+	int ok = PQsendQueryPrepared(s->conn, "lookup_comments", LK__COUNT + 2, params, NULL, NULL, 0);
+	return store_sent(s, ok, 1, done_cb);
+}
+
+int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb)
+{
+	if (s->state != ST_READY)
+		return -1;
+	const char *params[COL__COUNT];
+	for (int i = 0; i < COL__COUNT; i++)
+		if (!(params[i] = pgarr_finish(&rows->col[i])))
+			return -1;
+	int ok = PQsendQueryPrepared(s->conn, "insert_comments", COL__COUNT, params, NULL, NULL, 0) &&
+		 PQsendQueryPrepared(s->conn, "select_comments", 1, params, NULL, NULL, 0);
+	return store_sent(s, ok, 2, done_cb);
 }
 
 void store_close(struct store *s, void (*close_cb)(void *arg), void *arg)

@@ -27,6 +27,19 @@ struct store_rows {
 	int count;
 };
 
+/* The new comments of one batch to look up before deciding them. */
+enum lookup_col { LK_COMMENT_ID, LK_AUTHOR_ID, LK_ARTICLE_ID, LK_BODY_MD5, LK__COUNT };
+struct store_lookup {
+	struct pgarr col[LK__COUNT];
+	int count;
+	int rate_window_s;
+	int duplicate_window_s;
+};
+
+/* Columns of the lookup result, one row per looked-up comment, in order. */
+enum lookup_out { LKO_ORD, LKO_SOURCE_TOPIC, LKO_SOURCE_PARTITION, LKO_SOURCE_OFFSET, LKO_AUTHOR_HAS_COMMENTS,
+		  LKO_AUTHOR_RECENT, LKO_DUPLICATE_CONTENT };
+
 /* Columns of the rows that the batch statement returns (see store.c). */
 enum store_out {
 	OUT_COMMENT_ID, OUT_ARTICLE_ID, OUT_AUTHOR_ID, OUT_DISPLAY_NAME, OUT_PARENT_ID, OUT_BODY,
@@ -40,18 +53,22 @@ void store_rows_free(struct store_rows *r);
 int store_rows_add(struct store_rows *r, const struct comment *c, const char *status, const char *reasons_json,
 		   const char *topic, int32_t partition, int64_t offset);
 
+void store_lookup_reset(struct store_lookup *l);
+void store_lookup_free(struct store_lookup *l);
+/* Appends one comment with the hex MD5 of its body. Returns 0 or -1 (no memory). */
+int store_lookup_add(struct store_lookup *l, const struct comment *c, const char *body_md5);
+
 struct store;
 
 /* Called on the loop whenever the connection becomes usable (ready=1) or is lost (ready=0). */
 typedef void (*store_state_cb)(struct store *s, int ready, void *arg);
 
 /*
- * Called on the loop when a batch transaction ends. On success err is NULL,
- * inserted holds the comment_ids this transaction inserted, and rows holds
- * every stored row for the batch's comment_ids (inserted now or before).
- * Both results stay owned by the store and are valid only during the call.
+ * Called on the loop when a request ends: err is NULL on success and res
+ * holds its results in order. They stay owned by the store and are valid
+ * only during the call.
  */
-typedef void (*store_done_cb)(struct store *s, const char *err, PGresult *inserted, PGresult *rows, void *arg);
+typedef void (*store_done_cb)(struct store *s, const char *err, PGresult *const *res, void *arg);
 
 /* Creates the store and starts connecting; reconnects with backoff after any loss. */
 struct store *store_create(uv_loop_t *loop, const char *url, store_state_cb state_cb, void *arg);
@@ -59,12 +76,22 @@ struct store *store_create(uv_loop_t *loop, const char *url, store_state_cb stat
 int store_is_ready(const struct store *s);
 
 /*
+ * Looks up, in one round trip, what decides new comments: whether each
+ * comment_id is stored already (and from which coordinates), and the
+ * author's and content's history. res[0] has one row per comment (enum
+ * lookup_out). Returns 0 when sent (done_cb follows exactly once), or -1
+ * when the store is not ready (done_cb is not called).
+ */
+int store_lookup(struct store *s, struct store_lookup *l, store_done_cb done_cb);
+
+/*
  * Runs one transaction: insert the rows (skipping comment_ids already
  * stored), then read back every row of those comment_ids, in one round trip.
- * Returns 0 when sent (done_cb follows exactly once), or -1 when the store is
- * not ready (done_cb is not called).
+ * res[0] holds the comment_ids inserted now; res[1] every stored row of the
+ * batch's comment_ids (enum store_out), inserted now or before. Returns as
+ * store_lookup.
  */
-int store_submit(struct store *s, const struct store_rows *rows, store_done_cb done_cb);
+int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb);
 
 /* Closes the connection and frees the store; close_cb runs when every handle is closed. */
 void store_close(struct store *s, void (*close_cb)(void *arg), void *arg);

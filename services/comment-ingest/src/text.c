@@ -1,6 +1,8 @@
 /* text.c - Unicode hygiene for user text: validation, NFC, trimming and counting as a reader does. */
 #include "text.h"
 
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -151,4 +153,15 @@ failed:
 	free(copy);
 	free(nfc);
 	return st;
+}
+
+int text_md5_hex(const char *s, size_t len, char out[33])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	if (!EVP_Digest(s, len, md, &n, EVP_md5(), NULL) || n != 16)
+		return -1;
+	for (unsigned int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	return 0;
 }

@@ -32,6 +32,9 @@ struct text {
  */
 enum text_status text_clean(const char *in, size_t inlen, int multiline, struct text *out);
 
+/* The hex MD5 of s (33 bytes with the terminator): a fingerprint equal to PostgreSQL's md5(text). */
+int text_md5_hex(const char *s, size_t len, char out[33]);
+
 /* A short description of a status for event details. */
 const char *text_status_detail(enum text_status st);
 

@@ -1,0 +1,219 @@
+/* terms.c - word and phrase lists matched whole-word on Unicode case-folded text. */
+#include "terms.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+static int is_word_char(utf8proc_int32_t c)
+{
+	if (c < 0x80)
+		return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+	switch (utf8proc_category(c)) {
+	case UTF8PROC_CATEGORY_LU: case UTF8PROC_CATEGORY_LL: case UTF8PROC_CATEGORY_LT:
+	case UTF8PROC_CATEGORY_LM: case UTF8PROC_CATEGORY_LO: case UTF8PROC_CATEGORY_MN:
+	case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME: case UTF8PROC_CATEGORY_ND:
+	case UTF8PROC_CATEGORY_NL: case UTF8PROC_CATEGORY_NO: case UTF8PROC_CATEGORY_PC:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Case-folds s: ASCII by hand (the common case), anything else through utf8proc. */
+static char *fold(const char *s, size_t len)
+{
+	int ascii = 1;
+	for (size_t i = 0; i < len && ascii; i++)
+		ascii = (unsigned char)s[i] < 0x80;
+	if (ascii) {
+		char *out = malloc(len + 1);
+		if (!out)
+			return NULL;
+		for (size_t i = 0; i < len; i++)
+			out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+		out[len] = '\0';
+		return out;
+	}
+	utf8proc_uint8_t *out = NULL;
+	if (utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &out,
+			 UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD) < 0)
+		return NULL;
+	return (char *)out;
+}
+
+int words_split(struct words *w, const char *text, size_t len)
+{
+	memset(w, 0, sizeof(*w));
+	w->folded = fold(text, len);
+	if (!w->folded)
+		return -1;
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)w->folded;
+	size_t n = strlen(w->folded), i = 0, begin = 0;
+	int in_word = 0;
+	while (i <= n) {
+		utf8proc_int32_t c = 0;
+		utf8proc_ssize_t k = 1;
+		if (i < n) {
+			k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
+			if (k <= 0) {
+				k = 1;
+				c = ' ';
+			}
+		}
+		int wc = i < n && is_word_char(c);
+		if (wc && !in_word) {
+			begin = i;
+			in_word = 1;
+		} else if (!wc && in_word) {
+			if (w->n == w->cap) {
+				size_t cap = w->cap ? w->cap * 2 : 64;
+				size_t *ns = realloc(w->start, cap * sizeof(size_t));
+				if (ns)
+					w->start = ns;
+				size_t *nl = realloc(w->len, cap * sizeof(size_t));
+				if (nl)
+					w->len = nl;
+				if (!ns || !nl)
+					return -1;
+				w->cap = cap;
+			}
+			w->start[w->n] = begin;
+			w->len[w->n++] = i - begin;
+			in_word = 0;
+		}
+		i += (size_t)k;
+	}
+	return 0;
+}
+
+void words_free(struct words *w)
+{
+	free(w->folded);
+	free(w->start);
+	free(w->len);
+	memset(w, 0, sizeof(*w));
+}
+
+/* FNV-1a over words first..first+k-1 joined by single spaces. */
+static uint64_t hash_words(const struct words *w, size_t first, size_t k)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t j = first; j < first + k; j++) {
+		if (j > first)
+			h = (h ^ ' ') * 1099511628211ULL;
+		for (size_t b = 0; b < w->len[j]; b++)
+			h = (h ^ (unsigned char)w->folded[w->start[j] + b]) * 1099511628211ULL;
+	}
+	return h;
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* True when term equals words first..first+k-1 joined by single spaces. */
+static int equals_words(const char *term, const struct words *w, size_t first, size_t k)
+{
+	for (size_t j = first; j < first + k; j++) {
+		if (j > first && *term++ != ' ')
+			return 0;
+		if (strncmp(term, w->folded + w->start[j], w->len[j]) != 0)
+			return 0;
+		term += w->len[j];
+	}
+	return *term == '\0';
+}
+
+static int terms_grow(struct terms *t)
+{
+	size_t nslots = t->nslots ? t->nslots * 2 : 64;
+	char **slots = calloc(nslots, sizeof(char *));
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < t->nslots; i++) {
+		if (!t->slots[i])
+			continue;
+		size_t j = hash_str(t->slots[i]) & (nslots - 1);
+		while (slots[j])
+			j = (j + 1) & (nslots - 1);
+		slots[j] = t->slots[i];
+	}
+	free(t->slots);
+	t->slots = slots;
+	t->nslots = nslots;
+	return 0;
+}
+
+int terms_add(struct terms *t, const char *term)
+{
+	struct words w;
+	if (words_split(&w, term, strlen(term)) != 0) {
+		words_free(&w);
+		return -1;
+	}
+	if (w.n == 0) {
+		words_free(&w);
+		return 1;
+	}
+	/* Re-join the words with single spaces: the form terms_find compares against. */
+	char *joined = malloc(strlen(w.folded) + 1);
+	if (!joined || ((t->count + 1) * 2 > t->nslots && terms_grow(t) != 0)) {
+		free(joined);
+		words_free(&w);
+		return -1;
+	}
+	size_t o = 0;
+	for (size_t j = 0; j < w.n; j++) {
+		if (j)
+			joined[o++] = ' ';
+		memcpy(joined + o, w.folded + w.start[j], w.len[j]);
+		o += w.len[j];
+	}
+	joined[o] = '\0';
+	if ((int)w.n > t->max_words)
+		t->max_words = (int)w.n;
+	words_free(&w);
+
+	size_t j = hash_str(joined) & (t->nslots - 1);
+	while (t->slots[j]) {
+		if (strcmp(t->slots[j], joined) == 0) {
+			free(joined); /* already there */
+			return 0;
+		}
+		j = (j + 1) & (t->nslots - 1);
+	}
+	t->slots[j] = joined;
+	t->count++;
+	return 0;
+}
+
+void terms_free(struct terms *t)
+{
+	for (size_t i = 0; i < t->nslots; i++)
+		free(t->slots[i]);
+	free(t->slots);
+	memset(t, 0, sizeof(*t));
+}
+
+const char *terms_find(const struct terms *t, const struct words *w)
+{
+	if (t->count == 0)
+		return NULL;
+	for (size_t i = 0; i < w->n; i++) {
+		for (size_t k = 1; k <= (size_t)t->max_words && i + k <= w->n; k++) {
+			size_t j = hash_words(w, i, k) & (t->nslots - 1);
+			while (t->slots[j]) {
+				if (equals_words(t->slots[j], w, i, k))
+					return t->slots[j];
+				j = (j + 1) & (t->nslots - 1);
+			}
+		}
+	}
+	return NULL;
+}

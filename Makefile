@@ -28,8 +28,10 @@ SQL       := $(sort $(wildcard sql/*.sql))
 
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN)/unit/%,$(UNIT_SRCS))
+# Test tools linked with the service modules, e.g. the contract corpus's decider.
+TOOL_BINS := $(ASAN)/tools/decide
 
-.PHONY: build build-asan bootstrap up down run test unit contract integration clean help
+.PHONY: build build-asan bootstrap up down run test unit contract integration bench bench-rules clean help
 
 help:
 	@echo "make run    install what is missing, start Kafka + PostgreSQL, run the service on the seed comments"
@@ -56,6 +58,18 @@ $(ASAN)/unit/%: tests/unit/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< $(LIB_SRCS) $(GEN_MIG) $(LDLIBS) -lcmocka
 
+$(ASAN)/tools/%: tests/tools/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< $(LIB_SRCS) $(GEN_MIG) $(LDLIBS)
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_COMMON) $(RELEASE_FLAGS) -o $@ $< $(LIB_SRCS) $(GEN_MIG) $(LDLIBS)
+
+# The rules path alone (decode, normalize, validate, triage; no I/O), on one core.
+bench-rules: bootstrap $(BUILD)/bench/bench_rules
+	$(BUILD)/bench/bench_rules 200000 deploy/rules/default.json
+
 # Installs the Debian packages and the Python venv that build and tests need.
 bootstrap:
 	@deploy/bootstrap.sh
@@ -69,7 +83,7 @@ down:
 unit: bootstrap $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
-contract: bootstrap
+contract: bootstrap $(TOOL_BINS)
 	$(PY) -m pytest -q tests/contract
 
 integration: bootstrap build-asan

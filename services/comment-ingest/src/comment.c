@@ -64,7 +64,7 @@ static json_t *need_string(json_t *obj, const char *key, const char *path, struc
 /* Cleans a single-line or multiline text field into *dst; rejects on failure. */
 static int clean_field(json_t *j, const char *path, int multiline, size_t min, size_t max,
 		       enum reason too_short, enum reason too_long, char **dst, size_t *graphemes,
-		       struct verdict *v)
+		       int *ascii, struct verdict *v)
 {
 	struct text t;
 	/* A grapheme rarely exceeds a few dozen bytes: refuse to normalize megabytes. */
@@ -86,6 +86,8 @@ static int clean_field(json_t *j, const char *path, int multiline, size_t min, s
 	*dst = t.s;
 	if (graphemes)
 		*graphemes = t.graphemes;
+	if (ascii)
+		*ascii = t.ascii;
 	return 0;
 }
 
@@ -174,16 +176,16 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 	}
 	if (!(j = need_string(author, "id", "author.id", v)) ||
 	    clean_field(j, "author.id", 0, 1, COMMENT_AUTHOR_ID_MAX, REASON_INVALID_FIELD, REASON_INVALID_FIELD,
-			&c->author_id, NULL, v))
+			&c->author_id, NULL, NULL, v))
 		goto done;
 	if (!(j = need_string(author, "display_name", "author.display_name", v)) ||
 	    clean_field(j, "author.display_name", 0, 1, COMMENT_DISPLAY_NAME_MAX, REASON_INVALID_FIELD,
-			REASON_INVALID_FIELD, &c->display_name, NULL, v))
+			REASON_INVALID_FIELD, &c->display_name, NULL, NULL, v))
 		goto done;
 
 	if (!(j = need_string(root, "body", "body", v)) ||
 	    clean_field(j, "body", 1, COMMENT_BODY_MIN, COMMENT_BODY_MAX, REASON_BODY_TOO_SHORT,
-			REASON_BODY_TOO_LONG, &c->body, &c->body_graphemes, v))
+			REASON_BODY_TOO_LONG, &c->body, &c->body_graphemes, &c->body_ascii, v))
 		goto done;
 
 	if (!(j = need_string(root, "submitted_at", "submitted_at", v)))

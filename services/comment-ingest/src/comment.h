@@ -25,6 +25,7 @@ struct comment {
 	char *display_name; /* cleaned (NFC, trimmed) */
 	char *body;         /* cleaned (NFC, trimmed) */
 	size_t body_graphemes;
+	int body_ascii; /* lets the rules take ASCII fast paths */
 	int64_t submitted_us;
 	char submitted_at[TIMEFMT_LEN]; /* canonical UTC */
 };

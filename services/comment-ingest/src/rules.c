@@ -199,10 +199,10 @@ static int contains_link(const char *s)
 	static const char *const tlds[] = {"com", "net", "org", "io", "info", "biz", "xyz", "top", "ru",
 					   "cn", "ly", "me", "tk", "co", "in", "uk", "de", "app", NULL};
 	for (const char *p = s; *p; p++) {
-		int word_start = p == s || !ascii_alnum(p[-1]);
-		if (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0)
+		char lc = (char)(*p | 0x20);
+		if (lc == 'h' && (strncasecmp(p, "http://", 7) == 0 || strncasecmp(p, "https://", 8) == 0))
 			return 1;
-		if (word_start && strncasecmp(p, "www.", 4) == 0 && ascii_alnum(p[4]))
+		if (lc == 'w' && (p == s || !ascii_alnum(p[-1])) && strncasecmp(p, "www.", 4) == 0 && ascii_alnum(p[4]))
 			return 1;
 		/* label.tld where the tld ends the word: "example.com", "spam.ru/x" */
 		if (*p == '.' && p > s && ascii_alnum(p[-1])) {
@@ -263,9 +263,15 @@ static int contains_phone(const char *s, int min_digits)
 }
 
 /* Mostly capitals: at least min_letters cased letters, ratio of capitals at least ratio. */
-static int is_shouting(const char *s, int min_letters, double ratio)
+static int is_shouting(const char *s, int ascii, int min_letters, double ratio)
 {
 	size_t upper = 0, lower = 0, i = 0, n = strlen(s);
+	if (ascii) {
+		for (; i < n; i++) {
+			upper += s[i] >= 'A' && s[i] <= 'Z';
+			lower += s[i] >= 'a' && s[i] <= 'z';
+		}
+	}
 	while (i < n) {
 		utf8proc_int32_t c;
 		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
@@ -287,9 +293,10 @@ static int has_long_run(const char *s, int max_run)
 	utf8proc_int32_t prev = -1;
 	int run = 0;
 	while (i < n) {
-		utf8proc_int32_t c;
-		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
-		if (k <= 0)
+		utf8proc_int32_t c = (unsigned char)s[i];
+		utf8proc_ssize_t k = 1;
+		if (c >= 0x80 &&
+		    (k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c)) <= 0)
 			break;
 		run = c == prev ? run + 1 : 1;
 		if (run > max_run && c != ' ' && c != '\n' && c != '\t')
@@ -341,7 +348,7 @@ enum outcome rules_triage(const struct rules *r, const struct comment *c, int64_
 		hold(v, REASON_CONTAINS_EMAIL);
 	if (r->hold_phones && contains_phone(c->body, r->phone_min_digits))
 		hold(v, REASON_CONTAINS_PHONE);
-	if (r->hold_shouting && is_shouting(c->body, r->shouting_min_letters, r->shouting_ratio))
+	if (r->hold_shouting && is_shouting(c->body, c->body_ascii, r->shouting_min_letters, r->shouting_ratio))
 		hold(v, REASON_SHOUTING);
 	if (r->hold_repeats && has_long_run(c->body, r->repeat_max_run))
 		hold(v, REASON_REPEATED_CHARACTERS);

@@ -53,9 +53,9 @@ int words_split(struct words *w, const char *text, size_t len)
 	size_t n = strlen(w->folded), i = 0, begin = 0;
 	int in_word = 0;
 	while (i <= n) {
-		utf8proc_int32_t c = 0;
+		utf8proc_int32_t c = i < n ? p[i] : 0;
 		utf8proc_ssize_t k = 1;
-		if (i < n) {
+		if (c >= 0x80) {
 			k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
 			if (k <= 0) {
 				k = 1;
@@ -96,22 +96,21 @@ void words_free(struct words *w)
 	memset(w, 0, sizeof(*w));
 }
 
-/* FNV-1a over words first..first+k-1 joined by single spaces. */
-static uint64_t hash_words(const struct words *w, size_t first, size_t k)
+#define FNV_OFFSET 1469598103934665603ULL
+
+/* Extends an FNV-1a hash with word j (preceded by one space unless h is fresh). */
+static uint64_t hash_extend(uint64_t h, const struct words *w, size_t j)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t j = first; j < first + k; j++) {
-		if (j > first)
-			h = (h ^ ' ') * 1099511628211ULL;
-		for (size_t b = 0; b < w->len[j]; b++)
-			h = (h ^ (unsigned char)w->folded[w->start[j] + b]) * 1099511628211ULL;
-	}
+	if (h != FNV_OFFSET)
+		h = (h ^ ' ') * 1099511628211ULL;
+	for (size_t b = 0; b < w->len[j]; b++)
+		h = (h ^ (unsigned char)w->folded[w->start[j] + b]) * 1099511628211ULL;
 	return h;
 }
 
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = FNV_OFFSET;
 	for (; *s; s++)
 		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
 	return h;
@@ -206,8 +205,10 @@ const char *terms_find(const struct terms *t, const struct words *w)
 	if (t->count == 0)
 		return NULL;
 	for (size_t i = 0; i < w->n; i++) {
+		uint64_t h = FNV_OFFSET;
 		for (size_t k = 1; k <= (size_t)t->max_words && i + k <= w->n; k++) {
-			size_t j = hash_words(w, i, k) & (t->nslots - 1);
+			h = hash_extend(h, w, i + k - 1); /* the phrase of words i..i+k-1 */
+			size_t j = h & (t->nslots - 1);
 			while (t->slots[j]) {
 				if (equals_words(t->slots[j], w, i, k))
 					return t->slots[j];

@@ -45,17 +45,24 @@ const char *text_status_detail(enum text_status st)
 	return "is invalid";
 }
 
-/* First pass: validate and copy, turning CRLF into LF. */
+/*
+ * First pass: validate and copy, turning CRLF into LF. ASCII is checked
+ * inline; *max_cp tells the caller which later work it can skip.
+ */
 static enum text_status text_validate(const utf8proc_uint8_t *p, size_t n, int multiline,
-				      utf8proc_uint8_t *dst, size_t *dstlen)
+				      utf8proc_uint8_t *dst, size_t *dstlen, utf8proc_int32_t *max_cp)
 {
 	size_t i = 0, o = 0;
 	int marks = 0;
+	utf8proc_int32_t top = 0;
 	while (i < n) {
-		utf8proc_int32_t c;
-		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
-		if (k < 0)
-			return TEXT_INVALID_UTF8;
+		utf8proc_int32_t c = p[i];
+		utf8proc_ssize_t k = 1;
+		if (c >= 0x80) {
+			k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
+			if (k < 0)
+				return TEXT_INVALID_UTF8;
+		}
 		if (c == 0)
 			return TEXT_NUL;
 		if (c == '\r' && multiline && i + 1 < n && p[i + 1] == '\n') {
@@ -64,20 +71,27 @@ static enum text_status text_validate(const utf8proc_uint8_t *p, size_t n, int m
 		}
 		if ((c < 0x20 && !(multiline && (c == '\n' || c == '\t'))) || (c >= 0x7F && c <= 0x9F))
 			return TEXT_CONTROL;
-		if (is_bidi_control(c))
-			return TEXT_BIDI;
-		if (!multiline && (c == 0x2028 || c == 0x2029))
-			return TEXT_CONTROL;
-		/* Unicode's stream-safe limit; it also bounds the cost of canonical reordering. */
-		marks = utf8proc_get_property(c)->combining_class ? marks + 1 : 0;
-		if (marks > TEXT_MAX_MARKS)
-			return TEXT_MARKS;
+		if (c >= 0x80) {
+			if (is_bidi_control(c))
+				return TEXT_BIDI;
+			if (!multiline && (c == 0x2028 || c == 0x2029))
+				return TEXT_CONTROL;
+			/* Unicode's stream-safe limit; it also bounds the cost of canonical reordering. */
+			marks = utf8proc_get_property(c)->combining_class ? marks + 1 : 0;
+			if (marks > TEXT_MAX_MARKS)
+				return TEXT_MARKS;
+			if (c > top)
+				top = c;
+		} else {
+			marks = 0;
+		}
 		memcpy(dst + o, p + i, (size_t)k);
 		o += (size_t)k;
 		i += (size_t)k;
 	}
 	dst[o] = '\0';
 	*dstlen = o;
+	*max_cp = top;
 	return TEXT_OK;
 }
 
@@ -111,25 +125,32 @@ enum text_status text_clean(const char *in, size_t inlen, int multiline, struct 
 	utf8proc_uint8_t *nfc = NULL;
 	enum text_status st = TEXT_NOMEM;
 	size_t copylen;
+	utf8proc_int32_t max_cp;
 	if (!copy)
 		goto failed;
-	st = text_validate((const utf8proc_uint8_t *)in, inlen, multiline, copy, &copylen);
+	st = text_validate((const utf8proc_uint8_t *)in, inlen, multiline, copy, &copylen, &max_cp);
 	if (st != TEXT_OK)
 		goto failed;
 
-	utf8proc_ssize_t nfclen = utf8proc_map(copy, (utf8proc_ssize_t)copylen, &nfc,
-					       UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-	if (nfclen < 0) {
-		st = nfclen == UTF8PROC_ERROR_NOMEM ? TEXT_NOMEM : TEXT_INVALID_UTF8;
-		goto failed;
+	/* Below U+0300 every code point is NFC-stable and none composes: skip normalization. */
+	utf8proc_ssize_t nfclen = (utf8proc_ssize_t)copylen;
+	if (max_cp < 0x300) {
+		nfc = copy;
+		copy = NULL;
+	} else {
+		nfclen = utf8proc_map(copy, (utf8proc_ssize_t)copylen, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+		if (nfclen < 0) {
+			st = nfclen == UTF8PROC_ERROR_NOMEM ? TEXT_NOMEM : TEXT_INVALID_UTF8;
+			goto failed;
+		}
 	}
 
 	/* Trim: start after leading white space, end after the last visible code point. */
 	size_t i = 0, start = (size_t)nfclen, end = 0;
 	while (i < (size_t)nfclen) {
-		utf8proc_int32_t c;
-		utf8proc_ssize_t k = utf8proc_iterate(nfc + i, nfclen - (utf8proc_ssize_t)i, &c);
-		if (k <= 0)
+		utf8proc_int32_t c = nfc[i];
+		utf8proc_ssize_t k = 1;
+		if (c >= 0x80 && (k = utf8proc_iterate(nfc + i, nfclen - (utf8proc_ssize_t)i, &c)) <= 0)
 			break;
 		if (!is_trimmable(c)) {
 			if (start == (size_t)nfclen)
@@ -145,7 +166,9 @@ enum text_status text_clean(const char *in, size_t inlen, int multiline, struct 
 
 	out->s = (char *)nfc;
 	out->len = end - start;
-	out->graphemes = text_count_graphemes(nfc, out->len);
+	out->ascii = max_cp == 0;
+	/* In ASCII (CRs gone) every byte is a cluster of its own. */
+	out->graphemes = out->ascii ? out->len : text_count_graphemes(nfc, out->len);
 	free(copy);
 	return TEXT_OK;
 

@@ -20,6 +20,7 @@ struct text {
 	char *s;          /* NFC, trimmed, NUL-terminated; owned by the caller (free) */
 	size_t len;       /* bytes, without the terminator */
 	size_t graphemes; /* extended grapheme clusters, zero-width-only clusters not counted */
+	int ascii;        /* every character is ASCII */
 };
 
 /*

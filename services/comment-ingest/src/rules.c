@@ -204,12 +204,22 @@ static int contains_link(const char *s)
 			return 1;
 		if (lc == 'w' && (p == s || !ascii_alnum(p[-1])) && strncasecmp(p, "www.", 4) == 0 && ascii_alnum(p[4]))
 			return 1;
-		/* label.tld where the tld ends the word: "example.com", "spam.ru/x" */
+		/*
+		 * label.tld where the tld ends the word: "example.com", "spam.ru/x",
+		 * "example.com." at the end of a sentence. A capitalised tld after a
+		 * lower-case letter is a missing space ("great.In fact"), not a host.
+		 */
 		if (*p == '.' && p > s && ascii_alnum(p[-1])) {
 			for (int i = 0; tlds[i]; i++) {
 				size_t n = strlen(tlds[i]);
-				if (strncasecmp(p + 1, tlds[i], n) == 0 && !ascii_alnum(p[1 + n]) && p[1 + n] != '.')
-					return 1;
+				const char *end = p + 1 + n;
+				if (strncasecmp(p + 1, tlds[i], n) != 0 || ascii_alnum(*end) ||
+				    (*end == '.' && ascii_alnum(end[1])))
+					continue;
+				int lower_label = p[-1] >= 'a' && p[-1] <= 'z';
+				if (lower_label && p[1] >= 'A' && p[1] <= 'Z')
+					continue;
+				return 1;
 			}
 		}
 	}
@@ -224,7 +234,8 @@ static int contains_email(const char *s)
 			continue;
 		const char *p = at + 1;
 		int labels = 0, len = 0;
-		while (ascii_alnum(*p) || *p == '-' || (*p == '.' && len > 0)) {
+		/* a dot that ends the sentence is not a label separator */
+		while (ascii_alnum(*p) || *p == '-' || (*p == '.' && len > 0 && (ascii_alnum(p[1]) || p[1] == '-'))) {
 			if (*p == '.') {
 				labels++;
 				len = 0;
@@ -239,7 +250,16 @@ static int contains_email(const char *s)
 	return 0;
 }
 
-/* A run of digits and phone punctuation holding at least min_digits digits (at most 15). */
+static int is_year(const char *g, int n)
+{
+	return n == 4 && ((g[0] == '1' && g[1] == '9') || (g[0] == '2' && g[1] == '0'));
+}
+
+/*
+ * A run of digits and phone punctuation holding at least min_digits digits
+ * (at most 15). Years ("2023 2024 2025") and ISO dates ("2026-01-31") inside
+ * the run do not count as digits of a phone number.
+ */
 static int contains_phone(const char *s, int min_digits)
 {
 	for (const char *p = s; *p;) {
@@ -251,8 +271,19 @@ static int contains_phone(const char *s, int min_digits)
 		const char *q = p;
 		while ((*q >= '0' && *q <= '9') || *q == ' ' || *q == '-' || *q == '.' || *q == '(' || *q == ')' ||
 		       *q == '+') {
-			if (*q >= '0' && *q <= '9')
-				digits++;
+			if (*q >= '0' && *q <= '9') {
+				const char *g = q;
+				while (*q >= '0' && *q <= '9')
+					q++;
+				int n = (int)(q - g);
+				if (is_year(g, n) && q[0] == '-' && q[1] >= '0' && q[1] <= '9' && q[2] >= '0' &&
+				    q[2] <= '9' && q[3] == '-' && q[4] >= '0' && q[4] <= '9' && q[5] >= '0' && q[5] <= '9' &&
+				    !(q[6] >= '0' && q[6] <= '9'))
+					q += 6; /* an ISO date */
+				else if (!is_year(g, n))
+					digits += n;
+				continue;
+			}
 			q++;
 		}
 		if (digits >= min_digits && digits <= 15)
@@ -335,7 +366,15 @@ enum outcome rules_triage(const struct rules *r, const struct comment *c, int64_
 		const char *suspect = banned ? NULL : terms_find(&r->suspect, &w);
 		if (suspect) {
 			hold(v, REASON_SUSPECT_TERM);
-			snprintf(v->term, sizeof(v->term), "%s", suspect);
+			/* keep the term whole, or cut it where a character starts */
+			size_t n = strlen(suspect);
+			if (n >= sizeof(v->term)) {
+				n = sizeof(v->term) - 1;
+				while (n > 0 && ((unsigned char)suspect[n] & 0xC0) == 0x80)
+					n--;
+			}
+			memcpy(v->term, suspect, n);
+			v->term[n] = '\0';
 		}
 		words_free(&w);
 		if (banned)

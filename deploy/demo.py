@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """The `make run` demo: sends the article's five reader comments, one comment that is too short and
 one with a link to a running comment-ingest, waits for each outcome, and prints what became of it.
+Every comment is submitted now (in its seed offset, e.g. +05:30): the rules reject a submitted_at
+more than 7 days old.
 
 The service must already run (the Makefile starts it) on the default topics and HTTP port.
 Reads deploy/demo/seed-comments.json. Configuration from the environment (SPEC defaults):
@@ -9,8 +11,10 @@ TOPIC_REJECTED, HTTP_PORT (8080), DEMO_HTTP_HOST (127.0.0.1), DEMO_TIMEOUT (30 s
 Exit status 0 when every outcome appeared in time, 1 otherwise, 2 when the service is not ready.
 """
 
+import datetime
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -65,6 +69,17 @@ def wait_ready(timeout):
     return False
 
 
+def now_in_offset_of(seed_time):
+    """Now, in RFC 3339 with the offset of seed_time ("Z" or e.g. "+05:30")."""
+    m = re.search(r"([+-])([0-9]{2}):([0-9]{2})$", seed_time)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    if not m:
+        return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    delta = datetime.timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))
+    local = now.astimezone(datetime.timezone(delta if m.group(1) == "+" else -delta))
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + m.group(0)
+
+
 def build_submissions(seed, run):
     """(label, event, expected outcome) for the five seed comments and the two examples, all with fresh ids."""
     # The run tag keeps reruns apart in the shared database (content-duplicate checks look at
@@ -78,7 +93,7 @@ def build_submissions(seed, run):
             "article_id": article_id,
             "author": dict(c["author"]),
             "body": c["body"],
-            "submitted_at": c["submitted_at"],
+            "submitted_at": now_in_offset_of(c["submitted_at"]),
         }
 
     subs = [(c["author"]["display_name"], ev(c), "published") for c in seed["comments"]]

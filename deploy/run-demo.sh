@@ -7,6 +7,8 @@ cd "$root"
 
 eval "$(deploy/up.sh)"
 export HTTP_PORT=${HTTP_PORT:-8080}
+# The production moderation rules (reload with SIGHUP); RULES_FILE= (empty) runs the built-in ones.
+export RULES_FILE=${RULES_FILE-$root/deploy/rules/default.json}
 mkdir -p .run/demo
 log=.run/demo/service.log
 

@@ -4,6 +4,10 @@ Each test module gets its own fresh set of the four topics (3 partitions, unique
 and one service instance on them (own consumer group, transactional.id and HTTP port), so
 modules never see each other's events. Start the dependencies with `make up` first.
 
+The service runs the production rules (RULES_FILE=deploy/rules/default.json). A module that
+needs other rules overrides the module-scoped `rules_file` fixture (a path, or None for the
+built-in rules), e.g. with a file written to a tmp dir; see test_rules_first_comment.py.
+
 Environment: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL (defaults as in SPEC.md),
 COMMENT_INGEST_BIN (default build/asan/comment-ingest), IT_KEEP_TOPICS=1 to keep the topics.
 """
@@ -106,13 +110,22 @@ def topics(topic_factory):
 
 
 @pytest.fixture(scope="module")
-def service_factory(request, kafka_bootstrap, database_url, service_binary):
+def rules_file():
+    """RULES_FILE for the module's services: the production rules. Override it in a module
+    (same name, module scope) to run other rules; None runs the built-in rules."""
+    return harness.DEFAULT_RULES_FILE
+
+
+@pytest.fixture(scope="module")
+def service_factory(request, kafka_bootstrap, database_url, service_binary, rules_file):
     """Starts service instances (waits for /readyz); stops the still running ones at module end,
-    asserting a clean exit (code 0, no sanitizer report)."""
+    asserting a clean exit (code 0, no sanitizer report). Each runs the module's `rules_file`
+    unless start() is given rules_file=..."""
     started = []
     module = request.module.__name__.rsplit(".", 1)[-1]
 
     def start(topics, **kw):
+        kw.setdefault("rules_file", rules_file)
         svc = harness.Service(f"{module}-{len(started) + 1}", topics, bootstrap=kafka_bootstrap, db_url=database_url,
                               binary=service_binary, **kw)
         started.append(svc)

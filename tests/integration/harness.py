@@ -3,7 +3,13 @@ Kafka produce/consume, Prometheus metrics, PostgreSQL rows, and the output schem
 
 Everything here talks to the real components started by `make up` (SPEC.md):
 Kafka on KAFKA_BOOTSTRAP_SERVERS, PostgreSQL on DATABASE_URL, and the service binary
-COMMENT_INGEST_BIN (default build/asan/comment-ingest, the ASan+UBSan build).
+COMMENT_INGEST_BIN (default build/asan/comment-ingest, the ASan+UBSan build). The service runs
+the production moderation rules, RULES_FILE=deploy/rules/default.json, unless a module says
+otherwise (see the `rules_file` fixture in conftest.py).
+
+Test data is relative to now: the rules reject a submitted_at more than 7 days old or more than
+5 minutes in the future (submitted_at()), and hold the 6th comment of one author within a minute,
+so comments that are not about their author get an author id of their own (author_id()).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ LOG_DIR = REPO / ".run" / "test-logs"
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 DEFAULT_DATABASE_URL = "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest"
 DEFAULT_BIN = REPO / "build" / "asan" / "comment-ingest"
+DEFAULT_RULES_FILE = REPO / "deploy" / "rules" / "default.json"
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "LeakSanitizer", "runtime error:")
 
@@ -424,8 +431,10 @@ class Service:
 
     def __init__(self, name: str, topics: TopicSet, bootstrap: str | None = None, db_url: str | None = None,
                  group_id: str | None = None, transactional_id: str | None = None, binary: Path | None = None,
-                 extra_env: dict | None = None):
+                 extra_env: dict | None = None, rules_file: Path | str | None = DEFAULT_RULES_FILE):
         self.name = name
+        # RULES_FILE for the service; None runs the built-in rules (RULES_FILE unset).
+        self.rules_file = rules_file
         self.topics = topics
         self.bootstrap = bootstrap or bootstrap_servers()
         self.db_url = db_url or database_url()
@@ -446,6 +455,9 @@ class Service:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
+        env.pop("RULES_FILE", None)
+        if self.rules_file is not None:
+            env["RULES_FILE"] = str(self.rules_file)
         env.update(self.topics.env())
         env.update({
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
@@ -559,6 +571,22 @@ class Service:
                 out.append(obj)
         return out
 
+    def send_signal(self, sig: int) -> None:
+        assert self.running, f"{self.name}: not running\n{self.log_tail()}"
+        self.proc.send_signal(sig)
+
+    def wait_log(self, predicate, after: int = 0, timeout: float = 15.0) -> dict | None:
+        """The first JSON log line, from line number `after` on (see log_lines), for which
+        predicate(line) is true; None after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_lines()[after:]:
+                if predicate(line):
+                    return line
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.1)
+
     def get(self, path: str):
         return http_get(self.port, path)
 
@@ -641,8 +669,61 @@ def load_seed() -> dict:
         return json.load(f)
 
 
+def author_id(base: str = "reader") -> str:
+    """A fresh author id, e.g. reader-priya-s-3f9c0a1b: comments that are not about their author
+    must not add up to a rate limit (or a first comment) across tests and runs."""
+    return f"{base}-{uuid.uuid4().hex[:8]}"
+
+
+def format_time(dt: datetime.datetime, offset: str = "Z", fraction: str = "") -> str:
+    """dt as RFC 3339 in the given offset ("Z", "+05:30", "-08:00"), whole seconds plus `fraction`
+    (e.g. ".123456")."""
+    if offset in ("Z", "z"):
+        tz = datetime.timezone.utc
+    else:
+        sign = 1 if offset[0] == "+" else -1
+        tz = datetime.timezone(sign * datetime.timedelta(hours=int(offset[1:3]), minutes=int(offset[4:6])))
+    local = dt.astimezone(tz).replace(microsecond=0)
+    return local.strftime("%Y-%m-%dT%H:%M:%S") + fraction + ("Z" if offset in ("Z", "z") else offset)
+
+
+def submitted_at(ago: float = 0.0, offset: str = "Z", fraction: str = "") -> str:
+    """A submitted_at `ago` seconds before now (negative: in the future), e.g.
+    submitted_at(90, "+05:30") -> "2026-11-27T15:28:30+05:30"."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return format_time(now - datetime.timedelta(seconds=ago), offset, fraction)
+
+
+def _offset_of(rfc3339: str) -> str:
+    m = re.search(r"([Zz]|[+-][0-9]{2}:[0-9]{2})$", rfc3339)
+    return m.group(1) if m else "Z"
+
+
+def seed_submitted_at(seed: dict, c: dict, latest_ago: float = 60.0) -> str:
+    """The seed comment c's submitted_at moved to now: the latest seed comment `latest_ago`
+    seconds ago, the others as far before it as in the seed file, each in its own offset."""
+    def parse(ts):
+        return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00").replace("z", "+00:00"))
+    latest = max(parse(x["submitted_at"]) for x in seed["comments"])
+    ago = latest_ago + (latest - parse(c["submitted_at"])).total_seconds()
+    return submitted_at(ago, _offset_of(c["submitted_at"]))
+
+
+def seed_event(seed: dict, c: dict, article_id: str, **kw) -> dict:
+    """A comment-submitted event for seed comment c (seed["comments"][i] or seed["examples"][k]):
+    its body and display name, a fresh author id, submitted_at moved to now."""
+    if c in seed["comments"]:
+        kw.setdefault("submitted_at", seed_submitted_at(seed, c))
+    else:
+        kw.setdefault("submitted_at", submitted_at(30, _offset_of(c["submitted_at"])))
+    return comment_event(author_id(c["author"]["id"]), c["author"]["display_name"], c["body"], article_id, **kw)
+
+
 def comment_event(author_id: str, display_name: str, body: str, article_id: str, comment_id: str | None = None,
-                  submitted_at: str = "2026-01-31T10:00:00Z", parent_id: str | None = None, **extra) -> dict:
+                  submitted_at: str | None = None, parent_id: str | None = None, **extra) -> dict:
+    """A comment-submitted event; submitted_at defaults to now (UTC, "Z")."""
+    if submitted_at is None:
+        submitted_at = format_time(datetime.datetime.now(datetime.timezone.utc))
     ev = {
         "schema_version": 1,
         "comment_id": comment_id or str(uuid.uuid4()),
@@ -679,6 +760,77 @@ def decode_payload(event: dict) -> bytes:
     if event["payload_encoding"] == "base64":
         return base64.b64decode(event["payload"], validate=True)
     return event["payload"].encode("utf-8")
+
+
+# ---------------------------------------------------------------- one comment's outcome
+
+def wait_for(service, events, count: int | None = None, extra: float = 0.5, timeout: float = 30.0) -> dict:
+    """{comment_id: [records]} of the output events (any of the three topics) for events; waits for
+    one event per distinct comment_id unless `count` says otherwise."""
+    ids = [e["comment_id"] for e in events]
+    t = service.topics
+    recs = consume_all(service.bootstrap, [t.published, t.moderation, t.rejected],
+                       expected_count=len(set(ids)) if count is None else count, timeout=timeout, extra=extra,
+                       match=by_comment_ids(ids))
+    out = collections.defaultdict(list)
+    for r in recs:
+        out[r.event["comment_id"]].append(r)
+    return out
+
+
+def _got(recs) -> list:
+    return [(r.topic, (r.event or {}).get("reasons") or (r.event or {}).get("reason")) for r in recs]
+
+
+def assert_published(service, db, ev, recs, produced: Produced | None = None) -> dict:
+    """ev's output records `recs`: one comment-published event, reasons [], a row 'published' with []."""
+    assert [r.topic for r in recs] == [service.topics.published], f"{ev['body']!r}: want published, got {_got(recs)}"
+    out = recs[0].event
+    assert out["status"] == "published" and out["reasons"] == []
+    row = db.rows([ev["comment_id"]]).get(ev["comment_id"])
+    assert row is not None and row["status"] == "published" and row["reasons"] == [], row
+    if produced is not None:
+        assert out["source"] == {"topic": service.topics.submitted, "partition": produced.partition,
+                                 "offset": produced.offset}
+    return out
+
+
+def assert_held(service, db, ev, recs, codes, term: str | None = None) -> dict:
+    """One moderation-needed event with exactly the reason `codes` (each once, each with a detail;
+    the suspect_term detail names `term`), and a row 'pending' whose reasons jsonb is the same."""
+    assert [r.topic for r in recs] == [service.topics.moderation], \
+        f"{ev['body']!r}: want held {sorted(codes)}, got {_got(recs)}"
+    out = recs[0].event
+    assert out["event_type"] == "moderation-needed" and out["status"] == "pending"
+    got = [r["code"] for r in out["reasons"]]
+    assert sorted(got) == sorted(codes), f"{ev['body']!r}: reasons {out['reasons']}, want {sorted(codes)}"
+    assert len(got) == len(set(got)), f"a reason code appears twice: {got}"
+    assert all(isinstance(r["detail"], str) and r["detail"] for r in out["reasons"]), out["reasons"]
+    if term is not None:
+        [suspect] = [r for r in out["reasons"] if r["code"] == "suspect_term"]
+        assert term in suspect["detail"], f"the suspect term {term!r} is not in the detail {suspect['detail']!r}"
+    row = db.rows([ev["comment_id"]]).get(ev["comment_id"])
+    assert row is not None, f"a held comment has no row: {ev['comment_id']}"
+    assert row["status"] == "pending"
+    assert row["reasons"] == out["reasons"], "the row's reasons jsonb and the event's reasons differ"
+    return out
+
+
+def assert_rejected(service, db, ev, recs, code: str, produced: Produced | None = None) -> dict:
+    """One comment-rejected event with reason `code` (and a detail), the original payload, no row."""
+    assert [r.topic for r in recs] == [service.topics.rejected], \
+        f"{ev['body']!r}: want rejected {code}, got {_got(recs)}"
+    out = recs[0].event
+    assert out["reason"]["code"] == code, f"{ev['body']!r}: reason {out['reason']}"
+    assert isinstance(out["reason"]["detail"], str) and out["reason"]["detail"]
+    assert out["comment_id"] == ev["comment_id"] and out["article_id"] == ev["article_id"]
+    assert recs[0].key_text == ev["article_id"]
+    if produced is not None:
+        assert out["source"] == {"topic": service.topics.submitted, "partition": produced.partition,
+                                 "offset": produced.offset}
+        assert decode_payload(out) == produced.value, "the payload is not the original message value"
+    assert db.count([ev["comment_id"]]) == 0, f"a rejected comment was stored: {ev['comment_id']}"
+    return out
 
 
 # ---------------------------------------------------------------- schemas

@@ -35,7 +35,7 @@ def check_one(service, db, ev, first, kind, status):
 
 
 def comment(article_id, body="Posting this twice by accident because the button did not react the first time."):
-    return harness.comment_event("reader-vikram-m", "Vikram M", body, article_id)
+    return harness.comment_event(harness.author_id("reader-vikram-m"), "Vikram M", body, article_id)
 
 
 def test_duplicate_after_the_first_is_committed(service, producer, db, article_id):

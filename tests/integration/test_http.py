@@ -117,12 +117,9 @@ def test_metrics_count_exactly_what_was_sent(service, producer, seed, article_id
     consumed = published + held + rejected + duplicate, each exact."""
     before = service.metrics()
     c = seed["comments"]
-    pub = [harness.comment_event(x["author"]["id"], x["author"]["display_name"], x["body"], article_id,
-                                 submitted_at=x["submitted_at"]) for x in c[:2]]
-    link = seed["examples"]["with_link"]
-    held = harness.comment_event(link["author"]["id"], link["author"]["display_name"], link["body"], article_id)
-    short = seed["examples"]["too_short"]
-    too_short = harness.comment_event(short["author"]["id"], short["author"]["display_name"], short["body"], article_id)
+    pub = [harness.seed_event(seed, x, article_id) for x in c[:2]]
+    held = harness.seed_event(seed, seed["examples"]["with_link"], article_id)
+    too_short = harness.seed_event(seed, seed["examples"]["too_short"], article_id)
     producer.produce(service.topics.submitted, pub + [held, too_short, pub[0]])
     producer.produce_raw(service.topics.submitted, b"{not json", key=b"raw-key")
     for outcome in ["published", "published", "held", "rejected:body_too_short", "duplicate",

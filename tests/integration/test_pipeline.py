@@ -13,6 +13,7 @@ import harness
 
 ARTICLE_TXT = harness.REPO.parent / "shared" / "seed" / "article.txt"
 FAMILY = "\U0001F468\u200D\U0001F469\u200D\U0001F467"  # one grapheme, five code points
+THUMBS = "\U0001F44D\U0001F3FD"                           # one grapheme, two code points
 
 
 def outputs(service):
@@ -75,8 +76,9 @@ def test_seed_file_matches_the_article(seed):
 
 
 def test_seed_comments_are_published(service, producer, db, seed, article_id):
-    events = [harness.comment_event(c["author"]["id"], c["author"]["display_name"], c["body"], article_id,
-                                    submitted_at=c["submitted_at"]) for c in seed["comments"]]
+    events = [harness.seed_event(seed, c, article_id) for c in seed["comments"]]
+    assert {e["submitted_at"][-6:] for e in events} >= {"+05:30"} and \
+        {e["submitted_at"][-1] for e in events} >= {"Z"}, "the seed keeps its mix of time zone offsets"
     produced = producer.produce(service.topics.submitted, events)
     service.expect("published", len(events))
 
@@ -97,12 +99,14 @@ def test_seed_comments_are_published(service, producer, db, seed, article_id):
 def test_reply_with_unknown_fields_is_published(service, producer, db, seed, article_id):
     """parent_id is carried through; unknown input fields are tolerated and not echoed."""
     priya, aman = seed["comments"][0], seed["comments"][1]
-    parent = harness.comment_event(priya["author"]["id"], priya["author"]["display_name"],
+    parent = harness.comment_event(harness.author_id(priya["author"]["id"]), priya["author"]["display_name"],
                                    "Replying to myself first: the ceasefire window is only one week long, which is very short.",
-                                   article_id, submitted_at="2026-01-31T11:00:00Z")
-    reply = harness.comment_event(aman["author"]["id"], aman["author"]["display_name"],
+                                   article_id, submitted_at=harness.submitted_at(600))
+    five_min_ago = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) - datetime.timedelta(minutes=5)
+    reply_at = harness.format_time(five_min_ago, "-08:00", fraction=".123456")    # e.g. ...T19:55:00.123456-08:00
+    reply = harness.comment_event(harness.author_id(aman["author"]["id"]), aman["author"]["display_name"],
                                   "A week is short, yes, but a week without strikes on Kyiv in this cold matters a lot.",
-                                  article_id, submitted_at="2026-01-31T11:05:00.123456Z",
+                                  article_id, submitted_at=reply_at,
                                   parent_id=parent["comment_id"],
                                   client={"app": "web", "version": "3.2.1"}, x_trace_id="abc-123")
     produced = producer.produce(service.topics.submitted, [parent, reply])
@@ -115,18 +119,19 @@ def test_reply_with_unknown_fields_is_published(service, producer, db, seed, art
         assert_stored_event(service, by_id[ev["comment_id"]], ev, p, "published", rows.get(ev["comment_id"]))
     out = by_id[reply["comment_id"]].event
     assert out["parent_id"] == parent["comment_id"]
-    assert out["submitted_at"] == "2026-01-31T11:05:00.123456Z"
+    assert out["submitted_at"] == five_min_ago.strftime("%Y-%m-%dT%H:%M:%S") + ".123456Z", reply_at
     assert "client" not in out and "x_trace_id" not in out
 
 
 def test_bodies_are_normalized_and_counted_as_a_reader_counts(service, producer, db, article_id):
-    """NFC, trimmed; 50 and 500 characters (grapheme clusters) are both accepted."""
+    """NFC, trimmed; 50 and 500 characters (grapheme clusters) are both accepted.
+    (No character repeats more than 8 times in a row, which the rules would hold.)"""
     decomposed = ("  \n\tRe\u0301sume\u0301 of the de\u0301tente talks: caf\u00e9 diplomacy in the cold, "
                   "but no real progress yet.\n\n  ")
-    fifty_emoji = "Agreed " + FAMILY * 43                        # 7 + 43 = 50 graphemes, 222 code points
-    five_hundred = "e\u0301" * 500                               # 1000 code points, 500 graphemes
+    fifty_emoji = "Agreed " + (FAMILY + THUMBS) * 21 + FAMILY    # 7 + 43 = 50 graphemes, 159 code points
+    five_hundred = "e\u0301a\u0301" * 250                        # 1000 code points, 500 graphemes
     cases = [decomposed, fifty_emoji, five_hundred]
-    events = [harness.comment_event("reader-norm", "Norm N", body, article_id) for body in cases]
+    events = [harness.comment_event(harness.author_id("reader-norm"), "Norm N", body, article_id) for body in cases]
     produced = producer.produce(service.topics.submitted, events)
     service.expect("published", len(events))
     recs = wait_for(service, events)
@@ -138,7 +143,7 @@ def test_bodies_are_normalized_and_counted_as_a_reader_counts(service, producer,
         rec = by_id[ev["comment_id"]]
         assert_stored_event(service, rec, ev, p, "published", rows.get(ev["comment_id"]))
         assert rec.event["body"] == unicodedata.normalize("NFC", ev["body"]).strip(" \t\n")
-    assert by_id[events[2]["comment_id"]].event["body"] == "\u00e9" * 500
+    assert by_id[events[2]["comment_id"]].event["body"] == "\u00e9\u00e1" * 250
 
 
 @pytest.mark.parametrize("body", [
@@ -147,7 +152,7 @@ def test_bodies_are_normalized_and_counted_as_a_reader_counts(service, producer,
     "Background reading, with maps of the front line: http://example.com/maps?region=zaporizhzhia&day=30",
 ], ids=["https", "www", "http"])
 def test_comment_with_a_link_is_held(service, producer, db, article_id, body):
-    ev = harness.comment_event("reader-link-l", "Link L", body, article_id)
+    ev = harness.comment_event(harness.author_id("reader-link-l"), "Link L", body, article_id)
     [p] = producer.produce(service.topics.submitted, [ev])
     service.expect("held")
     recs = wait_for(service, [ev])

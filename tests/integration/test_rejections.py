@@ -31,7 +31,7 @@ class Case:
 
 def build_cases(article_id):
     def ok(**over):
-        ev = harness.comment_event("reader-quick-q", "Quick Q",
+        ev = harness.comment_event(harness.author_id("reader-quick-q"), "Quick Q",
                                    "A perfectly valid comment body that is long enough to pass the minimum.",
                                    article_id)
         for k, v in over.items():
@@ -88,7 +88,7 @@ def sent(service, producer, article_id):
             keys.append(k)
     followers = []
     for k in keys:
-        ev = harness.comment_event("reader-sarah-b", "Sarah B",
+        ev = harness.comment_event(harness.author_id("reader-sarah-b"), "Sarah B",
                                    "Still here after the bad ones: valid comments keep flowing on this partition.",
                                    article_id)
         p = producer.produce(service.topics.submitted, [ev], key=k)[0]

@@ -15,12 +15,9 @@ def first_run(service_factory, topics, producer, seed, article_id):
     """Instance A: a known mix of inputs; waits for the outputs, then stops A cleanly."""
     a = service_factory(topics)
     c = seed["comments"]
-    pub = [harness.comment_event(x["author"]["id"], x["author"]["display_name"], x["body"], article_id,
-                                 submitted_at=x["submitted_at"]) for x in c[:3]]
-    link = seed["examples"]["with_link"]
-    held = harness.comment_event(link["author"]["id"], link["author"]["display_name"], link["body"], article_id)
-    short = seed["examples"]["too_short"]
-    too_short = harness.comment_event(short["author"]["id"], short["author"]["display_name"], short["body"], article_id)
+    pub = [harness.seed_event(seed, x, article_id) for x in c[:3]]
+    held = harness.seed_event(seed, seed["examples"]["with_link"], article_id)
+    too_short = harness.seed_event(seed, seed["examples"]["too_short"], article_id)
     producer.produce(topics.submitted, pub + [held, too_short, pub[1]])
     producer.produce_raw(topics.submitted, b"{not json", key=b"raw-key")
     for o in ["published"] * 3 + ["held", "rejected:body_too_short", "duplicate", "rejected:malformed_json"]:
@@ -48,7 +45,7 @@ def test_restart_in_the_same_group_consumes_nothing_twice(first_run, service_fac
     a = first_run["service"]
     rows_before = db.rows([e["comment_id"] for e in first_run["stored"]])
     b = service_factory(topics, group_id=a.group_id, transactional_id=a.transactional_id)
-    ev = harness.comment_event("reader-karthik-v", "Karthik V",
+    ev = harness.comment_event(harness.author_id("reader-karthik-v"), "Karthik V",
                                "Back after a restart: this one must be published once, and nothing before it again.",
                                article_id)
     producer.produce(topics.submitted, [ev])

@@ -302,6 +302,15 @@ static void batch_history(struct pipeline *p, size_t upto, struct history *h)
 	}
 }
 
+/* True when an earlier comment of this batch with the same comment_id is going to be stored. */
+static int batch_stores_id(const struct pipeline *p, size_t upto)
+{
+	for (size_t j = 0; j < upto; j++)
+		if (p->slots[j].is_new && strcmp(p->slots[j].c.comment_id, p->slots[upto].c.comment_id) == 0)
+			return 1;
+	return 0;
+}
+
 static int64_t now_us(void)
 {
 	struct timespec ts;
@@ -340,6 +349,9 @@ static void batch_looked_up(struct store *st, const char *err, PGresult *const *
 				continue;
 			}
 			rc = slot_store(p, s); /* a replay: the stored row decides its event */
+		} else if (batch_stores_id(p, p->lookup_slot[k])) {
+			s->result = RES_DUPLICATE; /* the front end sent it twice within this batch */
+			continue;
 		} else {
 			struct history h = {
 				.author_has_comments = PQgetvalue(r, k, LKO_AUTHOR_HAS_COMMENTS)[0] == 't',

@@ -192,6 +192,8 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 		"isolation.level", "read_committed",
 		"auto.offset.reset", "earliest",
 		"partition.assignment.strategy", "range,roundrobin",
+		/* Fetch ahead a few batches, not librdkafka's default 64 MiB per instance: bounds RSS. */
+		"queued.max.messages.kbytes", "8192",
 		NULL,
 	};
 	if (!(conf = base_conf(k, cfg, err, errlen)) ||

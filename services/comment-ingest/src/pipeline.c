@@ -66,6 +66,7 @@ struct pipeline {
 	struct slot *slots;
 	size_t n, cap;
 	uint64_t first_ns;
+	uint64_t phase_ns[4]; /* when the batch ran, was looked up, was stored, was committed */
 	uv_timer_t timer; /* linger, or the delay before a retry */
 	uv_work_t work;
 	struct store_lookup lookup;
@@ -97,6 +98,7 @@ static void batch_clear(struct pipeline *p)
 	}
 	p->n = 0;
 	p->nout = 0;
+	memset(p->phase_ns, 0, sizeof(p->phase_ns));
 	store_lookup_reset(&p->lookup);
 	store_rows_reset(&p->rows);
 	if (p->commit_offsets)
@@ -147,6 +149,14 @@ static void pipeline_pump(struct pipeline *p)
 {
 	if (p->state != P_COLLECTING)
 		return;
+	if (p->stopping) {
+		/* Take no new work: finish what was collected, then leave. */
+		if (p->n > 0)
+			batch_run(p);
+		else
+			pipeline_close(p);
+		return;
+	}
 	while (p->n < (size_t)p->cfg->batch_max_messages && p->state == P_COLLECTING) {
 		rd_kafka_message_t *m = kafka_poll(p->kafka);
 		if (!m)
@@ -168,10 +178,8 @@ static void pipeline_pump(struct pipeline *p)
 	}
 	if (p->state != P_COLLECTING)
 		return;
-	if (p->n > 0 && (p->n >= (size_t)p->cfg->batch_max_messages || p->stopping || p->cfg->batch_max_wait_ms == 0))
+	if (p->n > 0 && (p->n >= (size_t)p->cfg->batch_max_messages || p->cfg->batch_max_wait_ms == 0))
 		batch_run(p);
-	else if (p->n == 0 && p->stopping)
-		pipeline_close(p);
 }
 
 static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
@@ -261,6 +269,7 @@ static void batch_run(struct pipeline *p)
 {
 	uv_timer_stop(&p->timer);
 	p->state = P_STORING;
+	p->phase_ns[0] = uv_hrtime();
 	p->commit_offsets = rd_kafka_topic_partition_list_new((int)p->n);
 	p->first_offsets = rd_kafka_topic_partition_list_new((int)p->n);
 	p->lookup.rate_window_s = p->rules.rate_window_s;
@@ -333,6 +342,7 @@ static void batch_looked_up(struct store *st, const char *err, PGresult *const *
 	}
 	PGresult *r = res[0];
 	int64_t now = now_us();
+	p->phase_ns[1] = uv_hrtime();
 	if (PQntuples(r) != p->lookup.count) {
 		batch_rewind(p, "lookup returned the wrong number of rows");
 		return;
@@ -460,6 +470,7 @@ static void batch_stored(struct store *st, const char *err, PGresult *const *res
 		return;
 	}
 	PGresult *inserted = res[0], *rows = res[1];
+	p->phase_ns[2] = uv_hrtime();
 	if (index_build(&stored, rows, OUT_COMMENT_ID) || index_build(&fresh, inserted, 0)) {
 		err = "out of memory matching rows";
 		goto failed;
@@ -533,7 +544,19 @@ static void batch_account(struct pipeline *p)
 		}
 	}
 	metrics.batches++;
-	metrics_observe_batch((double)(uv_hrtime() - p->first_ns) / 1e9);
+	p->phase_ns[3] = uv_hrtime();
+	metrics_observe_batch((double)(p->phase_ns[3] - p->first_ns) / 1e9);
+	if (log_enabled(LOG_DEBUG)) {
+		char n[16], times[128];
+		snprintf(n, sizeof(n), "%zu", p->n);
+		/* a phase that did not run (no new comments, nothing to store) shows as 0 */
+		uint64_t run = p->phase_ns[0], look = p->phase_ns[1] ? p->phase_ns[1] : run;
+		uint64_t store = p->phase_ns[2] ? p->phase_ns[2] : look;
+		snprintf(times, sizeof(times), "collect=%.1f decode+lookup=%.1f store=%.1f kafka=%.1f",
+			 (double)(run - p->first_ns) / 1e6, (double)(look - run) / 1e6, (double)(store - look) / 1e6,
+			 (double)(p->phase_ns[3] - store) / 1e6);
+		log_debug("batch committed", "messages", n, "ms", times);
+	}
 }
 
 static void batch_committed(uv_work_t *w, int status)

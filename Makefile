@@ -31,13 +31,15 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN)/unit/%,$(UNIT_SRCS))
 # Test tools linked with the service modules, e.g. the contract corpus's decider.
 TOOL_BINS := $(ASAN)/tools/decide
 
-.PHONY: build build-asan bootstrap up down run test unit contract integration bench bench-rules clean help
+.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules clean help
 
 help:
 	@echo "make run    install what is missing, start Kafka + PostgreSQL, run the service on the seed comments"
-	@echo "make test   the same bootstrap, then unit, contract and integration tests"
+	@echo "make test   the same bootstrap, then unit, contract, integration and fault tests"
+	@echo "make chaos  the fault tests at full size (50,000 events, 20 kills; see docs/faults.md)"
 	@echo "make up     start Kafka and PostgreSQL (prints export lines); make down stops them"
 	@echo "make build  build $(BUILD)/comment-ingest"
+	@echo "make bench the service against its limits (BENCH_N=200000 events); make bench-rules the rules path alone"
 
 $(GEN_MIG): $(SQL) services/comment-ingest/gen-migrations.sh
 	@mkdir -p $(dir $@)
@@ -70,6 +72,14 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
 bench-rules: bootstrap $(BUILD)/bench/bench_rules
 	$(BUILD)/bench/bench_rules 200000 deploy/rules/default.json
 
+# The whole service against its limits (Kafka, COPY, a naive peer), latency at half load and
+# peak RSS, on BENCH_N events; the rules path alone is part of the run. Writes results/bench-*.{json,png}.
+BENCH_N   ?= 200000
+BENCH_BINS := $(addprefix $(BUILD)/bench/,bench_rules loadgen bare_consumer naive_peer latency_probe)
+bench: bootstrap
+	$(MAKE) --no-print-directory build $(BENCH_BINS)
+	BENCH_N=$(BENCH_N) $(PY) tests/bench/run_bench.py
+
 # Installs the Debian packages and the Python venv that build and tests need.
 bootstrap:
 	@deploy/bootstrap.sh
@@ -89,11 +99,21 @@ contract: bootstrap $(TOOL_BINS)
 integration: bootstrap build-asan
 	eval "$$(deploy/up.sh)" && $(PY) -m pytest -q tests/integration
 
+# Fault tests (docs/faults.md): SIGKILL, PostgreSQL and Kafka restarts, rebalances, SIGTERM.
+# They restart the shared Kafka and PostgreSQL for a few seconds. `faults` is the reduced size
+# (part of `make test`), `chaos` the full one.
+faults: bootstrap build-asan
+	eval "$$(deploy/up.sh)" && $(PY) -m pytest -q tests/faults
+
+chaos: bootstrap build-asan
+	eval "$$(deploy/up.sh)" && FAULTS_SCALE=full $(PY) -m pytest -q tests/faults
+
 test: bootstrap
 	$(MAKE) --no-print-directory build build-asan
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory contract
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory faults
 
 run: bootstrap build
 	@deploy/run-demo.sh

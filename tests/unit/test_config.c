@@ -55,6 +55,8 @@ static void test_defaults_with_empty_env(void **state)
 	assert_int_equal(cfg.http_port, 8080);
 	assert_int_equal(cfg.batch_max_messages, 500);
 	assert_int_equal(cfg.batch_max_wait_ms, 20);
+	assert_int_equal(cfg.session_timeout_ms, 45000);
+	assert_null(cfg.rules_file);
 	assert_int_equal(cfg.log_level, LOG_INFO);
 	config_free(&cfg);
 	assert_null(cfg.database_url);
@@ -76,6 +78,8 @@ static void test_overrides(void **state)
 		"HTTP_PORT", "65535",
 		"BATCH_MAX_MESSAGES", "1",
 		"BATCH_MAX_WAIT_MS", "0",
+		"KAFKA_SESSION_TIMEOUT_MS", "6000",
+		"RULES_FILE", "/etc/comment-ingest/rules.json",
 		"LOG_LEVEL", "debug",
 		NULL,
 	};
@@ -94,6 +98,8 @@ static void test_overrides(void **state)
 	assert_int_equal(cfg.http_port, 65535);
 	assert_int_equal(cfg.batch_max_messages, 1);
 	assert_int_equal(cfg.batch_max_wait_ms, 0);
+	assert_int_equal(cfg.session_timeout_ms, 6000);
+	assert_string_equal(cfg.rules_file, "/etc/comment-ingest/rules.json");
 	assert_int_equal(cfg.log_level, LOG_DEBUG);
 	config_free(&cfg);
 
@@ -133,6 +139,8 @@ static const struct bad_case bad_cases[] = {
 	{"BATCH_MAX_MESSAGES", "ten"},
 	{"BATCH_MAX_WAIT_MS", "-1"},
 	{"BATCH_MAX_WAIT_MS", "60001"},
+	{"KAFKA_SESSION_TIMEOUT_MS", "5999"},
+	{"KAFKA_SESSION_TIMEOUT_MS", "300001"},
 	{"LOG_LEVEL", "loud"},
 	{"LOG_LEVEL", "INFO"},
 	{"LOG_LEVEL", ""},

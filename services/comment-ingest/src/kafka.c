@@ -196,8 +196,12 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 		"queued.max.messages.kbytes", "8192",
 		NULL,
 	};
+	char session[16];
+	snprintf(session, sizeof(session), "%d", cfg->session_timeout_ms);
 	if (!(conf = base_conf(k, cfg, err, errlen)) ||
-	    rd_kafka_conf_set(conf, "group.id", cfg->group_id, err, errlen) || set_all(conf, consumer_kv, err, errlen))
+	    rd_kafka_conf_set(conf, "group.id", cfg->group_id, err, errlen) ||
+	    rd_kafka_conf_set(conf, "session.timeout.ms", session, err, errlen) ||
+	    set_all(conf, consumer_kv, err, errlen))
 		goto failed;
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	if (!(k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen)))

@@ -137,7 +137,7 @@ class Service:
             "HTTP_ADDR": "127.0.0.1",
             "HTTP_PORT": str(self.port),
             "RULES_FILE": str(RULES_FILE),
-            "LOG_LEVEL": "info",
+            "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "info"),
         })
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen([str(binary)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=e,

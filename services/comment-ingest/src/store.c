@@ -135,17 +135,37 @@ static const char *pgarr_finish(struct pgarr *a)
 	return a->buf;
 }
 
+/* Empties n column arrays, keeping their buffers. */
+static void pgarrs_reset(struct pgarr *cols, int n)
+{
+	for (int i = 0; i < n; i++)
+		cols[i].len = 0;
+}
+
+static void pgarrs_free(struct pgarr *cols, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(cols[i].buf);
+}
+
+/* Appends one row: vals[i] to column i. Returns 0 or -1 (no memory). */
+static int pgarrs_add_row(struct pgarr *cols, const char *const *vals, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (pgarr_add(&cols[i], vals[i]))
+			return -1;
+	return 0;
+}
+
 void store_lookup_reset(struct store_lookup *l)
 {
-	for (int i = 0; i < LK__COUNT; i++)
-		l->col[i].len = 0;
+	pgarrs_reset(l->col, LK__COUNT);
 	l->count = 0;
 }
 
 void store_lookup_free(struct store_lookup *l)
 {
-	for (int i = 0; i < LK__COUNT; i++)
-		free(l->col[i].buf);
+	pgarrs_free(l->col, LK__COUNT);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -155,24 +175,21 @@ int store_lookup_add(struct store_lookup *l, const struct comment *c, const char
 		[LK_COMMENT_ID] = c->comment_id, [LK_AUTHOR_ID] = c->author_id,
 		[LK_ARTICLE_ID] = c->article_id, [LK_BODY_MD5] = body_md5,
 	};
-	for (int i = 0; i < LK__COUNT; i++)
-		if (pgarr_add(&l->col[i], vals[i]))
-			return -1;
+	if (pgarrs_add_row(l->col, vals, LK__COUNT))
+		return -1;
 	l->count++;
 	return 0;
 }
 
 void store_rows_reset(struct store_rows *r)
 {
-	for (int i = 0; i < COL__COUNT; i++)
-		r->col[i].len = 0;
+	pgarrs_reset(r->col, COL__COUNT);
 	r->count = 0;
 }
 
 void store_rows_free(struct store_rows *r)
 {
-	for (int i = 0; i < COL__COUNT; i++)
-		free(r->col[i].buf);
+	pgarrs_free(r->col, COL__COUNT);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -189,9 +206,8 @@ int store_rows_add(struct store_rows *r, const struct comment *c, const char *st
 		[COL_STATUS] = status, [COL_REASONS] = reasons_json, [COL_SUBMITTED_AT] = c->submitted_at,
 		[COL_SOURCE_TOPIC] = topic, [COL_SOURCE_PARTITION] = part, [COL_SOURCE_OFFSET] = off,
 	};
-	for (int i = 0; i < COL__COUNT; i++)
-		if (pgarr_add(&r->col[i], vals[i]))
-			return -1;
+	if (pgarrs_add_row(r->col, vals, COL__COUNT))
+		return -1;
 	r->count++;
 	return 0;
 }

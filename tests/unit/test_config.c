@@ -56,6 +56,7 @@ static void test_defaults_with_empty_env(void **state)
 	assert_int_equal(cfg.batch_max_messages, 500);
 	assert_int_equal(cfg.batch_max_wait_ms, 20);
 	assert_int_equal(cfg.session_timeout_ms, 45000);
+	assert_int_equal(cfg.transaction_timeout_ms, 60000);
 	assert_null(cfg.rules_file);
 	assert_int_equal(cfg.log_level, LOG_INFO);
 	config_free(&cfg);
@@ -79,6 +80,7 @@ static void test_overrides(void **state)
 		"BATCH_MAX_MESSAGES", "1",
 		"BATCH_MAX_WAIT_MS", "0",
 		"KAFKA_SESSION_TIMEOUT_MS", "6000",
+		"KAFKA_TRANSACTION_TIMEOUT_MS", "10000",
 		"RULES_FILE", "/etc/comment-ingest/rules.json",
 		"LOG_LEVEL", "debug",
 		NULL,
@@ -99,6 +101,7 @@ static void test_overrides(void **state)
 	assert_int_equal(cfg.batch_max_messages, 1);
 	assert_int_equal(cfg.batch_max_wait_ms, 0);
 	assert_int_equal(cfg.session_timeout_ms, 6000);
+	assert_int_equal(cfg.transaction_timeout_ms, 10000);
 	assert_string_equal(cfg.rules_file, "/etc/comment-ingest/rules.json");
 	assert_int_equal(cfg.log_level, LOG_DEBUG);
 	config_free(&cfg);
@@ -141,6 +144,8 @@ static const struct bad_case bad_cases[] = {
 	{"BATCH_MAX_WAIT_MS", "60001"},
 	{"KAFKA_SESSION_TIMEOUT_MS", "5999"},
 	{"KAFKA_SESSION_TIMEOUT_MS", "300001"},
+	{"KAFKA_TRANSACTION_TIMEOUT_MS", "9999"},
+	{"KAFKA_TRANSACTION_TIMEOUT_MS", "900001"},
 	{"LOG_LEVEL", "loud"},
 	{"LOG_LEVEL", "INFO"},
 	{"LOG_LEVEL", ""},

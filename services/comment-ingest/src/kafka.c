@@ -216,12 +216,16 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 		"acks", "all",
 		"linger.ms", "5",
 		"compression.codec", "lz4",
-		"transaction.timeout.ms", "60000",
-		"message.timeout.ms", "55000",
 		NULL,
 	};
+	/* A delivery that cannot succeed fails before the transaction times out, so it aborts cleanly. */
+	char tx_timeout[16], msg_timeout[16];
+	snprintf(tx_timeout, sizeof(tx_timeout), "%d", cfg->transaction_timeout_ms);
+	snprintf(msg_timeout, sizeof(msg_timeout), "%d", cfg->transaction_timeout_ms - 5000);
 	if (!(conf = base_conf(k, cfg, err, errlen)) ||
 	    rd_kafka_conf_set(conf, "transactional.id", cfg->transactional_id, err, errlen) ||
+	    rd_kafka_conf_set(conf, "transaction.timeout.ms", tx_timeout, err, errlen) ||
+	    rd_kafka_conf_set(conf, "message.timeout.ms", msg_timeout, err, errlen) ||
 	    set_all(conf, producer_kv, err, errlen))
 		goto failed;
 	if (!(k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen)))

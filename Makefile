@@ -64,9 +64,9 @@ $(ASAN)/tools/%: tests/tools/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< $(LIB_SRCS) $(GEN_MIG) $(LDLIBS)
 
-$(BUILD)/bench/%: tests/bench/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_common.c tests/bench/bench_common.h $(LIB_SRCS) $(HDRS) $(GEN_MIG)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_COMMON) $(RELEASE_FLAGS) -o $@ $< $(LIB_SRCS) $(GEN_MIG) $(LDLIBS)
+	$(CC) $(CFLAGS_COMMON) $(RELEASE_FLAGS) -o $@ $< tests/bench/bench_common.c $(LIB_SRCS) $(GEN_MIG) $(LDLIBS)
 
 # The rules path alone (decode, normalize, validate, triage; no I/O), on one core.
 bench-rules: bootstrap $(BUILD)/bench/bench_rules

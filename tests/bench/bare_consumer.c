@@ -12,66 +12,26 @@
  * events/s, and the count per topic.
  */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "bench_common.h"
+
 #define MAX_TOPICS 8
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
-{
-	char err[512];
-	if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-		fprintf(stderr, "bare_consumer: %s=%s: %s\n", k, v, err);
-		exit(2);
-	}
-}
-
-static int assigned_count;
-
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *op)
-{
-	(void)op;
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		rd_kafka_assign(rk, parts);
-		assigned_count = parts->cnt;
-	} else {
-		rd_kafka_assign(rk, NULL);
-		assigned_count = 0;
-	}
-}
 
 int main(int argc, char **argv)
 {
-	const char *bootstrap = getenv("KAFKA_BOOTSTRAP_SERVERS");
+	const char *bootstrap = bench_bootstrap();
 	char *topics_arg = NULL;
 	char group[128];
 	long expect = 0;
 	double timeout = 300;
 	int quiet = 0, opt;
-	snprintf(group, sizeof(group), "bench-bare-%d-%ld", (int)getpid(), (long)time(NULL));
-	if (!bootstrap || !*bootstrap)
-		bootstrap = "127.0.0.1:9092";
+	bench_prog = "bare_consumer";
+	bench_group_name(group, sizeof(group), "bare");
 	while ((opt = getopt(argc, argv, "t:b:g:n:T:q")) != -1) {
 		switch (opt) {
 		case 't': topics_arg = optarg; break;
@@ -90,8 +50,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bare_consumer: -t TOPIC is required\n");
 		return 2;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	bench_catch_signals();
 
 	const char *topics[MAX_TOPICS];
 	long per_topic[MAX_TOPICS] = {0};
@@ -100,45 +59,25 @@ int main(int argc, char **argv)
 	     t = strtok_r(NULL, ",", &save))
 		topics[ntopics++] = t;
 
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	conf_set(conf, "bootstrap.servers", bootstrap);
-	conf_set(conf, "client.id", "comment-ingest-bare-consumer");
-	conf_set(conf, "group.id", group);
-	conf_set(conf, "enable.auto.commit", "false");
-	conf_set(conf, "enable.auto.offset.store", "false");
-	conf_set(conf, "isolation.level", "read_committed");
-	conf_set(conf, "auto.offset.reset", "earliest");
-	conf_set(conf, "enable.partition.eof", "true");
-	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-	char err[512];
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-	if (!rk) {
-		fprintf(stderr, "bare_consumer: %s\n", err);
-		return 1;
-	}
-	rd_kafka_poll_set_consumer(rk);
-	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(ntopics);
-	for (int i = 0; i < ntopics; i++)
-		rd_kafka_topic_partition_list_add(sub, topics[i], RD_KAFKA_PARTITION_UA);
-	rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, sub);
-	rd_kafka_topic_partition_list_destroy(sub);
-	if (e) {
-		fprintf(stderr, "bare_consumer: subscribe: %s\n", rd_kafka_err2str(e));
-		return 1;
-	}
+	rd_kafka_conf_t *conf = bench_kafka_consumer_conf(bootstrap, "comment-ingest-bare-consumer", group, 0);
+	bench_kafka_conf_set(conf, "enable.auto.offset.store", "false");
+	bench_kafka_conf_set(conf, "enable.partition.eof", "true");
+	rd_kafka_conf_set_rebalance_cb(conf, bench_kafka_rebalance_cb);
+	rd_kafka_t *rk = bench_kafka_new(RD_KAFKA_CONSUMER, conf);
+	bench_kafka_subscribe(rk, topics, ntopics);
 
 	long messages = 0, eofs = 0;
 	size_t bytes = 0;
 	unsigned sum = 0;
-	double start = mono_s(), first = 0, last = 0, next_report = start + 1;
-	while (!stop && (expect <= 0 || messages < expect) && mono_s() - start < timeout) {
+	double start = bench_mono_s(), first = 0, last = 0, next_report = start + 1;
+	while (!bench_stop && (expect <= 0 || messages < expect) && bench_mono_s() - start < timeout) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
 		if (!m)
 			continue;
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			rd_kafka_message_destroy(m);
 			/* Every assigned partition is at its end (EOF comes again only after new messages). */
-			if (++eofs >= assigned_count && assigned_count > 0 && expect <= 0)
+			if (++eofs >= bench_assigned_count && bench_assigned_count > 0 && expect <= 0)
 				break;
 			continue;
 		}
@@ -147,7 +86,7 @@ int main(int argc, char **argv)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		double now = mono_s();
+		double now = bench_mono_s();
 		if (messages == 0)
 			first = now;
 		last = now;
@@ -169,7 +108,7 @@ int main(int argc, char **argv)
 	printf("{\"group\":\"%s\",\"messages\":%ld,\"bytes\":%zu,\"seconds\":%.3f,\"events_per_second\":%.0f,"
 	       "\"mb_per_second\":%.1f,\"checksum\":%u,\"timed_out\":%s,\"per_topic\":{",
 	       group, messages, bytes, secs, secs > 0 ? (double)messages / secs : 0,
-	       secs > 0 ? (double)bytes / secs / 1e6 : 0, sum, mono_s() - start >= timeout ? "true" : "false");
+	       secs > 0 ? (double)bytes / secs / 1e6 : 0, sum, bench_mono_s() - start >= timeout ? "true" : "false");
 	for (int i = 0; i < ntopics; i++)
 		printf("%s\"%s\":%ld", i ? "," : "", topics[i], per_topic[i]);
 	printf("}}\n");

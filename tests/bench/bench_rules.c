@@ -15,28 +15,12 @@
 #include "rules.h"
 #include "timefmt.h"
 
-static const char *const sentences[] = {
-	"Asking for a temporary halt because of cold weather is a humanitarian gesture.",
-	"It feels like a band-aid on a bullet wound, but it is better than nothing.",
-	"The real settlement needs to address the core issues on both sides.",
-	"India has always advocated for dialogue and diplomacy, hope that prevails.",
-	"The real question is about the terms of the settlement and who enforces them.",
-	"As a neutral observer, I hope for a solution that respects sovereignty.",
-	"Living in Delhi but following this closely every single day.",
-	"Trust is at an all-time low and it is a very difficult road ahead.",
-	"This war is about more than two leaders, it is about people suffering.",
-	"The human cost is staggering. Peace can't come soon enough.",
-	"If mediation can bring both sides to the table, it's a step forward.",
-};
+#include "bench_common.h"
 
-/* About one comment in six carries one of these (accents, emoji, other scripts). */
-static const char *const intl[] = {
-	"Café owners in Kyiv say the winter has been the hardest yet. Très difficile.",
-	"Negotiations in Abu Dhabi or Moscow — either way, talks beat shelling. 🙏🏽",
-	"Les négociations doivent reprendre, sinon l'hiver sera terrible pour tous.",
-	"Переговоры нужны, но доверия нет. Посмотрим, что будет на выходных.",
-	"平和を願っています。対話が続くことを期待しています。",
-};
+/* Bodies draw from the first RULES_SENTENCES of bench_sentences and one in six adds one of the
+ * first RULES_INTL of bench_intl (accents, emoji, other scripts). */
+#define RULES_SENTENCES 11
+#define RULES_INTL 5
 
 static const char *const extras[] = {
 	" More at https://example.com/analysis for anyone curious.",   /* held: link */
@@ -56,11 +40,11 @@ static char *make_event(unsigned i, unsigned *seed, const char *now)
 		int n = 2 + (int)(rand_r(seed) % 3);
 		for (int k = 0; k < n; k++) {
 			strcat(body, k ? " " : "");
-			strcat(body, sentences[rand_r(seed) % (sizeof(sentences) / sizeof(sentences[0]))]);
+			strcat(body, bench_sentences[rand_r(seed) % RULES_SENTENCES]);
 		}
 		if (rand_r(seed) % 6 == 0) {
 			strcat(body, " ");
-			strcat(body, intl[rand_r(seed) % (sizeof(intl) / sizeof(intl[0]))]);
+			strcat(body, bench_intl[rand_r(seed) % RULES_INTL]);
 		}
 		if (kind >= 90)
 			strcat(body, extras[rand_r(seed) % (sizeof(extras) / sizeof(extras[0]))]);

@@ -14,41 +14,16 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
+#include "bench_common.h"
+
 #define MAX_OUT 4
 #define CID_LEN 36
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
-{
-	char err[512];
-	if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-		fprintf(stderr, "latency_probe: %s=%s: %s\n", k, v, err);
-		exit(2);
-	}
-}
 
 /* ---- comment_id -> sent time (open addressing) ------------------------------------------------- */
 
@@ -178,31 +153,16 @@ static void print_stats(const char *name, int64_t *v, size_t n, int comma)
 	       pct(v, n, 99.9), n ? (double)v[n - 1] / 1000.0 : 0);
 }
 
-static int assigned_count;
-
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts, void *op)
-{
-	(void)op;
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		rd_kafka_assign(rk, parts);
-		assigned_count = parts->cnt;
-	} else {
-		rd_kafka_assign(rk, NULL);
-		assigned_count = 0;
-	}
-}
-
 int main(int argc, char **argv)
 {
-	const char *bootstrap = getenv("KAFKA_BOOTSTRAP_SERVERS");
+	const char *bootstrap = bench_bootstrap();
 	const char *input = NULL, *raw_file = NULL;
 	char *outputs_arg = NULL;
 	char group[128];
 	double timeout = 600;
 	int opt;
-	snprintf(group, sizeof(group), "bench-latency-%d-%ld", (int)getpid(), (long)time(NULL));
-	if (!bootstrap || !*bootstrap)
-		bootstrap = "127.0.0.1:9092";
+	bench_prog = "latency_probe";
+	bench_group_name(group, sizeof(group), "latency");
 	while ((opt = getopt(argc, argv, "i:o:b:g:w:T:")) != -1) {
 		switch (opt) {
 		case 'i': input = optarg; break;
@@ -221,50 +181,28 @@ int main(int argc, char **argv)
 		fprintf(stderr, "latency_probe: -i INPUT and -o OUTPUTS are required\n");
 		return 2;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	const char *outs[MAX_OUT];
+	bench_catch_signals();
+	const char *topics[1 + MAX_OUT] = {input}, **outs = topics + 1; /* the input, then the outputs */
 	int nouts = 0;
 	for (char *save = NULL, *t = strtok_r(outputs_arg, ",", &save); t && nouts < MAX_OUT;
 	     t = strtok_r(NULL, ",", &save))
 		outs[nouts++] = t;
 
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	conf_set(conf, "bootstrap.servers", bootstrap);
-	conf_set(conf, "client.id", "comment-ingest-latency-probe");
-	conf_set(conf, "group.id", group);
-	conf_set(conf, "enable.auto.commit", "false");
-	conf_set(conf, "isolation.level", "read_committed");
-	conf_set(conf, "auto.offset.reset", "earliest");
-	conf_set(conf, "fetch.wait.max.ms", "10"); /* the probe's own share of the latency stays small */
-	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-	char err[512];
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-	if (!rk) {
-		fprintf(stderr, "latency_probe: %s\n", err);
-		return 1;
-	}
-	rd_kafka_poll_set_consumer(rk);
-	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1 + nouts);
-	rd_kafka_topic_partition_list_add(sub, input, RD_KAFKA_PARTITION_UA);
-	for (int i = 0; i < nouts; i++)
-		rd_kafka_topic_partition_list_add(sub, outs[i], RD_KAFKA_PARTITION_UA);
-	rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, sub);
-	rd_kafka_topic_partition_list_destroy(sub);
-	if (e) {
-		fprintf(stderr, "latency_probe: subscribe: %s\n", rd_kafka_err2str(e));
-		return 1;
-	}
+	rd_kafka_conf_t *conf = bench_kafka_consumer_conf(bootstrap, "comment-ingest-latency-probe", group, 0);
+	bench_kafka_conf_set(conf, "fetch.wait.max.ms", "10"); /* the probe's own share of the latency stays small */
+	rd_kafka_conf_set_rebalance_cb(conf, bench_kafka_rebalance_cb);
+	rd_kafka_t *rk = bench_kafka_new(RD_KAFKA_CONSUMER, conf);
+	bench_kafka_subscribe(rk, topics, 1 + nouts);
 
 	long inputs = 0, outputs = 0;
 	int ready = 0;
-	int64_t start = now_us(), next_report = start + 1000000;
-	while (!stop && now_us() - start < (int64_t)(timeout * 1e6)) {
+	int64_t start = bench_now_us(), next_report = start + 1000000;
+	while (!bench_stop && bench_now_us() - start < (int64_t)(timeout * 1e6)) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
-		int64_t t = now_us();
-		if (!ready && assigned_count > 0) {
+		int64_t t = bench_now_us();
+		if (!ready && bench_assigned_count > 0) {
 			ready = 1;
-			fprintf(stderr, "latency_probe: ready (%d partitions)\n", assigned_count);
+			fprintf(stderr, "latency_probe: ready (%d partitions)\n", bench_assigned_count);
 		}
 		if (t >= next_report) {
 			next_report = t + 1000000;
@@ -272,12 +210,8 @@ int main(int argc, char **argv)
 		}
 		if (!m)
 			continue;
-		if (m->err) {
-			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				fprintf(stderr, "latency_probe: %s\n", rd_kafka_message_errstr(m));
-			rd_kafka_message_destroy(m);
+		if (bench_kafka_message_failed(m))
 			continue;
-		}
 		const char *tn = rd_kafka_topic_name(m->rkt);
 		const char *p = m->payload;
 		if (strcmp(tn, input) == 0) {

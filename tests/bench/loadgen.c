@@ -30,7 +30,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,45 +43,9 @@
 #include "rules.h"
 #include "timefmt.h"
 
+#include "bench_common.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-static const char *const sentences[] = {
-	"Asking for a temporary halt because of cold weather is a humanitarian gesture.",
-	"It feels like a band-aid on a bullet wound, but it is better than nothing.",
-	"The real settlement needs to address the core issues on both sides.",
-	"India has always advocated for dialogue and diplomacy, hope that prevails.",
-	"The real question is about the terms of the settlement and who enforces them.",
-	"As a neutral observer, I hope for a solution that respects sovereignty.",
-	"Living in Delhi but following this closely every single day.",
-	"Trust is at an all-time low and it is a very difficult road ahead.",
-	"This war is about more than two leaders, it is about people suffering.",
-	"The human cost is staggering. Peace can't come soon enough.",
-	"If mediation can bring both sides to the table, it's a step forward.",
-	"\"Zelensky and Putin hate each other\" is stating the obvious, no?",
-	"Will it be just, or will it be a deal forced by the powerful?",
-	"The invitation to Moscow for talks is a significant move.",
-	"However, with violence continuing on the ground, is the environment truly conducive for peace?",
-	"Respectfully, I have to criticize the framing here.",
-	"The world needs stability. This conflict has gone on for too long.",
-	"Any genuine peace effort deserves support, whoever brokers it.",
-	"Energy prices in Europe will tell us more than any press conference.",
-	"My grandparents lived through a winter like this and never spoke of it.",
-	"Sanctions have not worked the way anyone promised they would.",
-	"I would like to see the actual text of the proposal before judging it.",
-	"Ceasefires without monitoring tend to collapse within weeks.",
-	"Good reporting, thank you for covering the humanitarian side as well.",
-};
-
-/* About one comment in six carries one of these (accents, emoji, other scripts). */
-static const char *const intl[] = {
-	"Café owners in Kyiv say the winter has been the hardest yet. Très difficile.",
-	"Negotiations in Abu Dhabi or Moscow — either way, talks beat shelling. 🙏🏽",
-	"Les négociations doivent reprendre, sinon l'hiver sera terrible pour tous.",
-	"Переговоры нужны, но доверия нет. Посмотрим, что будет на выходных.",
-	"平和を願っています。対話が続くことを期待しています。",
-	"शांति ही एकमात्र रास्ता है, बातचीत जारी रहनी चाहिए।",
-	"Ojalá que los diálogos sigan adelante. ¡Basta ya de guerra! 🕊️",
-};
 
 static const char *const names[] = {
 	"Priya S", "Aman W", "Sarah B", "Vikram M", "Karthik V", "Olena K", "José M", "Zoë L",
@@ -160,20 +123,6 @@ static uint64_t fresh_nonce(void)
 	if (fd >= 0)
 		close(fd);
 	return v;
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---- the plan ------------------------------------------------------------------------------ */
@@ -386,11 +335,11 @@ static void make_body(const struct plan *e, struct sbuf *b)
 	for (int k = 0; k < n; k++) {
 		if (k)
 			sb_add(b, " ");
-		sb_add(b, sentences[rnd(&s, ARRAY_LEN(sentences))]);
+		sb_add(b, bench_sentences[rnd(&s, ARRAY_LEN(bench_sentences))]);
 	}
 	if (e->intl && e->kind != K_LONG) {
 		sb_add(b, " ");
-		sb_add(b, intl[rnd(&s, ARRAY_LEN(intl))]);
+		sb_add(b, bench_intl[rnd(&s, ARRAY_LEN(bench_intl))]);
 	}
 	switch (e->kind) {
 	case K_LINK: {
@@ -418,7 +367,7 @@ static void make_body(const struct plan *e, struct sbuf *b)
 	case K_LONG:
 		while (b->len < 560) {
 			sb_add(b, " ");
-			sb_add(b, sentences[rnd(&s, ARRAY_LEN(sentences))]);
+			sb_add(b, bench_sentences[rnd(&s, ARRAY_LEN(bench_sentences))]);
 		}
 		break;
 	default:
@@ -473,14 +422,7 @@ static enum outcome intended_outcome(enum kind k)
 
 /* ---- producing ----------------------------------------------------------------------------- */
 
-static volatile sig_atomic_t stop;
 static long delivered, failed;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -494,43 +436,24 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	}
 }
 
-static void conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
-{
-	char err[512];
-	if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-		fprintf(stderr, "loadgen: %s=%s: %s\n", k, v, err);
-		exit(2);
-	}
-}
-
 static void produce(rd_kafka_t *rk, const char *topic, const char *key, const char *value, size_t len)
 {
-	for (;;) {
-		rd_kafka_resp_err_t err = rd_kafka_producev(
-			rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-			RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			rd_kafka_poll(rk, 5);
-			continue;
-		}
-		if (err) {
-			fprintf(stderr, "loadgen: produce: %s\n", rd_kafka_err2str(err));
-			exit(1);
-		}
-		return;
+	rd_kafka_resp_err_t err = bench_kafka_produce(rk, topic, key, strlen(key), value, len);
+	if (err) {
+		fprintf(stderr, "loadgen: produce: %s\n", rd_kafka_err2str(err));
+		exit(1);
 	}
 }
 
 int main(int argc, char **argv)
 {
-	const char *bootstrap = getenv("KAFKA_BOOTSTRAP_SERVERS");
+	const char *bootstrap = bench_bootstrap();
 	const char *topic = NULL, *rules_file = NULL;
 	uint32_t n = 200000;
 	double rate = 0, seconds = 0;
 	uint64_t seed = 1;
 	int stamp = 0, quiet = 0, opt;
-	if (!bootstrap || !*bootstrap)
-		bootstrap = "127.0.0.1:9092";
+	bench_prog = "loadgen";
 	while ((opt = getopt(argc, argv, "t:b:n:r:d:s:R:Sq")) != -1) {
 		switch (opt) {
 		case 't': topic = optarg; break;
@@ -556,8 +479,7 @@ int main(int argc, char **argv)
 		n = (uint32_t)(rate * seconds + 0.5);
 		stamp = 1;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	bench_catch_signals();
 
 	uint64_t nonce = fresh_nonce();
 	struct plan *plan = calloc(n, sizeof(*plan));
@@ -578,7 +500,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		struct sbuf body = {0}, ev = {0};
-		int64_t now = now_us();
+		int64_t now = bench_now_us();
 		for (uint32_t i = 0; i < n; i++) {
 			make_event(plan, i, now, stamp ? now : -1, &body, &ev, nonce);
 			struct comment c;
@@ -595,33 +517,26 @@ int main(int argc, char **argv)
 		rules_free(&rules);
 	}
 
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	conf_set(conf, "bootstrap.servers", bootstrap);
-	conf_set(conf, "client.id", "comment-ingest-loadgen");
-	conf_set(conf, "acks", "all");
-	conf_set(conf, "enable.idempotence", "true");
-	conf_set(conf, "compression.codec", "lz4");
-	conf_set(conf, "linger.ms", rate > 0 ? "2" : "20"); /* paced: a front end does not wait long */
-	conf_set(conf, "batch.size", "1000000");
-	conf_set(conf, "batch.num.messages", "10000");
-	conf_set(conf, "queue.buffering.max.messages", "1000000");
-	conf_set(conf, "queue.buffering.max.kbytes", "1048576");
+	rd_kafka_conf_t *conf = bench_kafka_conf(bootstrap, "comment-ingest-loadgen");
+	bench_kafka_conf_set(conf, "acks", "all");
+	bench_kafka_conf_set(conf, "enable.idempotence", "true");
+	bench_kafka_conf_set(conf, "compression.codec", "lz4");
+	bench_kafka_conf_set(conf, "linger.ms", rate > 0 ? "2" : "20"); /* paced: a front end does not wait long */
+	bench_kafka_conf_set(conf, "batch.size", "1000000");
+	bench_kafka_conf_set(conf, "batch.num.messages", "10000");
+	bench_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000");
+	bench_kafka_conf_set(conf, "queue.buffering.max.kbytes", "1048576");
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-	char err[512];
-	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	if (!rk) {
-		fprintf(stderr, "loadgen: %s\n", err);
-		return 1;
-	}
+	rd_kafka_t *rk = bench_kafka_new(RD_KAFKA_PRODUCER, conf);
 
 	struct sbuf body = {0}, ev = {0};
 	long sent = 0, counts[K__COUNT] = {0};
 	size_t bytes = 0;
-	double t0 = mono_s(), next_report = t0 + 1;
-	for (uint32_t i = 0; i < n && !stop; i++) {
+	double t0 = bench_mono_s(), next_report = t0 + 1;
+	for (uint32_t i = 0; i < n && !bench_stop; i++) {
 		if (rate > 0) { /* paced: event i is due at t0 + i / rate */
 			double due = t0 + (double)i / rate;
-			for (double now = mono_s(); now < due; now = mono_s()) {
+			for (double now = bench_mono_s(); now < due; now = bench_mono_s()) {
 				rd_kafka_poll(rk, 0);
 				double wait = due - now;
 				if (wait > 0.0002) {
@@ -630,7 +545,7 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		int64_t t = now_us();
+		int64_t t = bench_now_us();
 		make_event(plan, i, t, stamp ? t : -1, &body, &ev, nonce);
 		char article[64];
 		article_of(plan[i].article, article, sizeof(article));
@@ -640,15 +555,15 @@ int main(int argc, char **argv)
 		counts[plan[i].kind]++;
 		if ((i & 255) == 0)
 			rd_kafka_poll(rk, 0);
-		if (!quiet && (i & 1023) == 0 && mono_s() >= next_report) {
+		if (!quiet && (i & 1023) == 0 && bench_mono_s() >= next_report) {
 			next_report += 1;
 			fprintf(stderr, "loadgen: %ld sent, %ld acknowledged\n", sent, delivered);
 		}
 	}
-	double t_sent = mono_s();
-	while (rd_kafka_outq_len(rk) > 0 && mono_s() - t_sent < 120)
+	double t_sent = bench_mono_s();
+	while (rd_kafka_outq_len(rk) > 0 && bench_mono_s() - t_sent < 120)
 		rd_kafka_flush(rk, 1000);
-	double t1 = mono_s();
+	double t1 = bench_mono_s();
 	int left = rd_kafka_outq_len(rk);
 	rd_kafka_destroy(rk);
 
@@ -672,5 +587,5 @@ int main(int argc, char **argv)
 	free(body.p);
 	free(ev.p);
 	free(plan);
-	return failed || left || stop ? 1 : 0;
+	return failed || left || bench_stop ? 1 : 0;
 }

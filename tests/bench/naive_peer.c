@@ -13,12 +13,9 @@
  * Stops after COUNT messages (default 5000) and prints one JSON object on stdout.
  */
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
@@ -27,66 +24,26 @@
 #include "events.h"
 #include "rules.h"
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void conf_set(rd_kafka_conf_t *c, const char *k, const char *v)
-{
-	char err[512];
-	if (rd_kafka_conf_set(c, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-		fprintf(stderr, "naive_peer: %s=%s: %s\n", k, v, err);
-		exit(2);
-	}
-}
+#include "bench_common.h"
 
 static void produce(rd_kafka_t *rk, const char *topic, const char *key, size_t key_len, const char *value)
 {
-	for (;;) {
-		rd_kafka_resp_err_t err = rd_kafka_producev(
-			rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-			RD_KAFKA_V_VALUE((void *)value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_END);
-		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-			rd_kafka_poll(rk, 5);
-			continue;
-		}
-		if (err)
-			fprintf(stderr, "naive_peer: produce: %s\n", rd_kafka_err2str(err));
-		rd_kafka_poll(rk, 0);
-		return;
-	}
+	rd_kafka_resp_err_t err = bench_kafka_produce(rk, topic, key, key_len, value, strlen(value));
+	if (err)
+		fprintf(stderr, "naive_peer: produce: %s\n", rd_kafka_err2str(err));
+	rd_kafka_poll(rk, 0);
 }
 
 int main(int argc, char **argv)
 {
-	const char *bootstrap = getenv("KAFKA_BOOTSTRAP_SERVERS");
+	const char *bootstrap = bench_bootstrap();
 	const char *dburl = getenv("DATABASE_URL");
 	const char *topic = NULL, *table = NULL, *out_topic = NULL, *rules_file = NULL;
 	char group[128];
 	long count = 5000;
 	int opt;
-	snprintf(group, sizeof(group), "bench-naive-%d-%ld", (int)getpid(), (long)time(NULL));
-	if (!bootstrap || !*bootstrap)
-		bootstrap = "127.0.0.1:9092";
+	bench_prog = "naive_peer";
+	bench_group_name(group, sizeof(group), "naive");
 	if (!dburl || !*dburl)
 		dburl = "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest";
 	while ((opt = getopt(argc, argv, "t:T:o:b:d:g:n:R:")) != -1) {
@@ -109,8 +66,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "naive_peer: -t TOPIC, -T TABLE and -o OUT_TOPIC are required\n");
 		return 2;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	bench_catch_signals();
 
 	struct rules rules;
 	char err[512];
@@ -144,58 +100,30 @@ int main(int argc, char **argv)
 	}
 	PQclear(r);
 
-	rd_kafka_conf_t *cconf = rd_kafka_conf_new();
-	conf_set(cconf, "bootstrap.servers", bootstrap);
-	conf_set(cconf, "client.id", "comment-ingest-naive-peer");
-	conf_set(cconf, "group.id", group);
-	conf_set(cconf, "enable.auto.commit", "true");
-	conf_set(cconf, "enable.auto.offset.store", "false");
-	conf_set(cconf, "isolation.level", "read_committed");
-	conf_set(cconf, "auto.offset.reset", "earliest");
-	rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
-	if (!consumer) {
-		fprintf(stderr, "naive_peer: %s\n", err);
-		return 1;
-	}
-	rd_kafka_poll_set_consumer(consumer);
-	rd_kafka_conf_t *pconf = rd_kafka_conf_new();
-	conf_set(pconf, "bootstrap.servers", bootstrap);
-	conf_set(pconf, "client.id", "comment-ingest-naive-peer");
-	conf_set(pconf, "enable.idempotence", "true");
-	conf_set(pconf, "acks", "all");
-	conf_set(pconf, "compression.codec", "lz4");
-	rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof(err));
-	if (!producer) {
-		fprintf(stderr, "naive_peer: %s\n", err);
-		return 1;
-	}
-	rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(sub, topic, RD_KAFKA_PARTITION_UA);
-	rd_kafka_resp_err_t e = rd_kafka_subscribe(consumer, sub);
-	rd_kafka_topic_partition_list_destroy(sub);
-	if (e) {
-		fprintf(stderr, "naive_peer: subscribe: %s\n", rd_kafka_err2str(e));
-		return 1;
-	}
+	rd_kafka_conf_t *cconf = bench_kafka_consumer_conf(bootstrap, "comment-ingest-naive-peer", group, 1);
+	bench_kafka_conf_set(cconf, "enable.auto.offset.store", "false");
+	rd_kafka_t *consumer = bench_kafka_new(RD_KAFKA_CONSUMER, cconf);
+	rd_kafka_conf_t *pconf = bench_kafka_conf(bootstrap, "comment-ingest-naive-peer");
+	bench_kafka_conf_set(pconf, "enable.idempotence", "true");
+	bench_kafka_conf_set(pconf, "acks", "all");
+	bench_kafka_conf_set(pconf, "compression.codec", "lz4");
+	rd_kafka_t *producer = bench_kafka_new(RD_KAFKA_PRODUCER, pconf);
+	bench_kafka_subscribe(consumer, &topic, 1);
 
 	long messages = 0, rows = 0, held = 0, rejected = 0, duplicates = 0, errors = 0;
-	double first = 0, start = mono_s(), next_report = start + 1;
-	while (!stop && messages < count && mono_s() - start < 600) {
+	double first = 0, start = bench_mono_s(), next_report = start + 1;
+	while (!bench_stop && messages < count && bench_mono_s() - start < 600) {
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 100);
 		if (!m)
 			continue;
-		if (m->err) {
-			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-				fprintf(stderr, "naive_peer: %s\n", rd_kafka_message_errstr(m));
-			rd_kafka_message_destroy(m);
+		if (bench_kafka_message_failed(m))
 			continue;
-		}
 		if (messages == 0)
-			first = mono_s();
+			first = bench_mono_s();
 		struct comment c;
 		struct verdict v;
 		if (comment_decode(m->payload, m->len, &c, &v) == OUTCOME_PUBLISH)
-			rules_triage(&rules, &c, now_us(), &v);
+			rules_triage(&rules, &c, bench_now_us(), &v);
 		const char *mtopic = rd_kafka_topic_name(m->rkt);
 		if (v.outcome == OUTCOME_REJECT) {
 			struct source src = {mtopic, m->partition, m->offset};
@@ -245,14 +173,14 @@ int main(int argc, char **argv)
 		rd_kafka_topic_partition_list_destroy(o);
 		rd_kafka_message_destroy(m);
 		messages++;
-		double now = mono_s();
+		double now = bench_mono_s();
 		if (now >= next_report) {
 			next_report = now + 1;
 			fprintf(stderr, "naive_peer: %ld messages, %ld rows\n", messages, rows);
 		}
 	}
 	rd_kafka_flush(producer, 30000);
-	double secs = messages ? mono_s() - first : 0;
+	double secs = messages ? bench_mono_s() - first : 0;
 	printf("{\"table\":\"%s\",\"messages\":%ld,\"rows\":%ld,\"held\":%ld,\"rejected\":%ld,\"duplicates\":%ld,"
 	       "\"errors\":%ld,\"seconds\":%.3f,\"events_per_second\":%.1f,\"rows_per_second\":%.1f}\n",
 	       table, messages, rows, held, rejected, duplicates, errors, secs, secs > 0 ? (double)messages / secs : 0,

@@ -24,6 +24,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -31,6 +32,7 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests"))  # for tests/schema_validator.py
 SCHEMAS = REPO / "schemas"
 SEED_FILE = REPO / "deploy" / "demo" / "seed-comments.json"
 LOG_DIR = REPO / ".run" / "test-logs"
@@ -835,37 +837,13 @@ def assert_rejected(service, db, ev, recs, code: str, produced: Produced | None 
 
 # ---------------------------------------------------------------- schemas
 
-def _ecma_pattern(pattern: str) -> str:
-    """ECMA-262 `$` (end of input only) for Python's `re` (see tests/contract/test_schemas.py)."""
-    out, i, in_class = [], 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            out.append(pattern[i:i + 2])
-            i += 2
-            continue
-        if in_class:
-            if c == "]":
-                in_class = False
-        elif c == "[":
-            in_class = True
-        elif c == "$":
-            c = r"\Z"
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
 _DATE_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 def schema_validator(event_type: str):
     """A draft 2020-12 validator for schemas/<event_type>.v1.schema.json, formats checked."""
-    from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
-
-    def _pattern(validator, patrn, instance, schema):
-        if validator.is_type(instance, "string") and not re.search(_ecma_pattern(patrn), instance):
-            yield ValidationError(f"{instance!r} does not match {patrn!r}")
+    from jsonschema import FormatChecker
+    from schema_validator import ContractValidator  # tests/schema_validator.py: ECMA-262 `pattern`
 
     def _date_time(value):
         if not isinstance(value, str):
@@ -884,8 +862,7 @@ def schema_validator(event_type: str):
     path = SCHEMAS / f"{event_type}.v1.schema.json"
     with open(path, encoding="utf-8") as f:
         schema = json.load(f)
-    cls = validators.extend(Draft202012Validator, {"pattern": _pattern})
-    return cls(schema, format_checker=checker)
+    return ContractValidator(schema, format_checker=checker)
 
 
 def schema_errors(validators_by_type: dict, event: dict) -> list[str]:

@@ -30,7 +30,7 @@ static const struct var_doc vars[] = {
 	{"HTTP_ADDR", "0.0.0.0", "health endpoint address"},
 	{"HTTP_PORT", "8080", "health endpoint port (/healthz, /readyz, /metrics)"},
 	{"BATCH_MAX_MESSAGES", "500", "messages per batch (1-100000)"},
-	{"BATCH_MAX_WAIT_MS", "20", "how long a batch waits to fill, in ms (0-60000)"},
+	{"BATCH_MAX_WAIT_MS", "20", "how long a batch may wait to fill while the one before it commits, in ms (0-60000)"},
 	{"KAFKA_SESSION_TIMEOUT_MS", "45000", "how long the group waits for a crashed instance (6000-300000)"},
 	{"KAFKA_TRANSACTION_TIMEOUT_MS", "60000", "a batch's Kafka transaction; deliveries give up 5 s before it (10000-900000)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},

@@ -1,14 +1,21 @@
 /* pipeline.c - the batch path: collect, decide, store in PostgreSQL, then commit outputs and offsets in Kafka.
  *
- * One batch at a time, read top-down:
- *   pipeline_pump      collect up to BATCH_MAX_MESSAGES or BATCH_MAX_WAIT_MS
- *   batch_run          decode, normalize and validate each message
- *   batch_looked_up    known comment_ids are replays or duplicates; the rules decide the new ones
- *   batch_stored       PostgreSQL committed: match rows (new, replay or duplicate), build events
- *   batch_commit       off the loop: one Kafka transaction with the events and the offsets
- *   batch_committed    count the outcomes, start the next batch
- * A failure before the Kafka commit rewinds the consumer to the batch's first
- * offsets; the replay rule in batch_stored makes the retry produce the same output.
+ * Two stages, each holding at most one batch, read top-down:
+ *   front stage
+ *     pipeline_pump      collect until BATCH_MAX_MESSAGES, the Kafka stage is free, or BATCH_MAX_WAIT_MS
+ *     batch_run          decode, normalize and validate each message
+ *     batch_looked_up    known comment_ids are replays or duplicates; the rules decide the new ones
+ *     batch_stored       PostgreSQL committed: match rows (new, replay or duplicate), build events
+ *   Kafka stage
+ *     batch_commit       off the loop: one Kafka transaction with the events and the offsets
+ *     batch_committed    count the outcomes; the front's next batch may commit now
+ * While batch N commits in Kafka, batch N+1 is decided and stored, so the two
+ * round trips overlap. N+1 is looked up after N's PostgreSQL commit, so it sees
+ * N's rows, and Kafka transactions still commit in batch order.
+ *
+ * A failure of either batch rewinds the consumer, once neither stage is busy,
+ * to the first offsets of every batch not committed in Kafka; the replay rule in
+ * batch_stored makes the retry produce the same output.
  */
 #include "pipeline.h"
 
@@ -26,13 +33,17 @@
 #define RETRY_DELAY_MS 500
 
 enum pstate {
-	P_INIT,       /* initializing transactions (off the loop) */
-	P_COLLECTING, /* polling the consumer into the batch */
-	P_STORING,    /* the PostgreSQL transaction is in flight */
-	P_COMMITTING, /* the Kafka transaction is in flight (off the loop) */
-	P_REWINDING,  /* seeking back after a failure (off the loop) */
-	P_CLOSING,    /* leaving the group (off the loop) */
+	P_INIT,      /* initializing transactions (off the loop) */
+	P_RUNNING,   /* the stages below are working */
+	P_REWINDING, /* seeking back after a failure (off the loop) */
+	P_CLOSING,   /* leaving the group (off the loop) */
 	P_CLOSED,
+};
+
+enum front_state {
+	F_COLLECTING, /* polling the consumer into the front batch */
+	F_DECIDING,   /* decoding, or a PostgreSQL request is in flight */
+	F_WAITING,    /* stored; waits for the Kafka stage to be free */
 };
 
 enum slot_result { RES_PENDING, RES_PUBLISHED, RES_HELD, RES_REJECTED, RES_DUPLICATE };
@@ -50,6 +61,27 @@ struct slot {
 	char *event_key; /* article_id of a stored comment */
 };
 
+enum phase { PH_RUN, PH_LOOKED_UP, PH_STORED, PH_TX_START, PH_COMMITTED, PH__COUNT };
+
+/* One batch: its messages, what the rules and PostgreSQL made of them, and its Kafka transaction. */
+struct batch {
+	struct pipeline *p;
+	struct slot *slots;
+	size_t n, cap;
+	uint64_t first_ns;
+	uint64_t phase_ns[PH__COUNT];
+	struct store_lookup lookup;
+	size_t *lookup_slot; /* lookup row -> slot index */
+	struct store_rows rows;
+	struct kafka_out *out;
+	size_t nout;
+	rd_kafka_topic_partition_list_t *commit_offsets; /* next offset per partition */
+	rd_kafka_topic_partition_list_t *first_offsets;  /* where a replay starts */
+	uv_work_t work;                                   /* its Kafka transaction */
+	int work_result;
+	char work_err[512];
+};
+
 struct pipeline {
 	uv_loop_t *loop;
 	const struct config *cfg;
@@ -60,76 +92,89 @@ struct pipeline {
 	int stopping;
 	int exit_status;
 	int fault_paused;
+	int failed; /* a batch failed: rewind once neither stage is busy */
+	int fatal;  /* the producer cannot go on: close once neither stage is busy */
 	pipeline_stopped_cb stopped_cb;
 	void *arg;
 
-	struct slot *slots;
-	size_t n, cap;
-	uint64_t first_ns;
-	uint64_t phase_ns[4]; /* when the batch ran, was looked up, was stored, was committed */
+	struct batch batches[2];
+	struct batch *front; /* the front stage's batch */
+	enum front_state front_state;
+	struct batch *tx; /* the batch whose Kafka transaction is in flight, or NULL */
+
 	uv_timer_t timer; /* linger, or the delay before a retry */
-	uv_work_t work;
-	struct store_lookup lookup;
-	size_t *lookup_slot; /* lookup row -> slot index */
-	struct store_rows rows;
-	struct kafka_out *out;
-	size_t nout;
-	rd_kafka_topic_partition_list_t *commit_offsets; /* next offset per partition */
-	rd_kafka_topic_partition_list_t *first_offsets;  /* where a replay starts */
+	uv_work_t work;   /* init, rewind and shutdown */
+	rd_kafka_topic_partition_list_t *rewind_offsets;
 	int work_result;
 	char work_err[512];
 };
 
 static void pipeline_pump(struct pipeline *p);
+static void pipeline_settle(struct pipeline *p);
 static void batch_run(struct pipeline *p);
-static void batch_rewind(struct pipeline *p, const char *why);
+static void front_fail(struct pipeline *p, const char *why);
+static void pipeline_fail(struct pipeline *p, const char *why);
+static void pipeline_rewind(struct pipeline *p);
 static void pipeline_close(struct pipeline *p);
 
 /* ---- batch memory --------------------------------------------------------------------------- */
 
-static void batch_clear(struct pipeline *p)
+static void batch_clear(struct batch *b)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		struct slot *s = &p->slots[i];
+	for (size_t i = 0; i < b->n; i++) {
+		struct slot *s = &b->slots[i];
 		rd_kafka_message_destroy(s->msg);
 		comment_clear(&s->c);
 		free(s->event);
 		free(s->event_key);
 	}
-	p->n = 0;
-	p->nout = 0;
-	memset(p->phase_ns, 0, sizeof(p->phase_ns));
-	store_lookup_reset(&p->lookup);
-	store_rows_reset(&p->rows);
-	if (p->commit_offsets)
-		rd_kafka_topic_partition_list_destroy(p->commit_offsets);
-	if (p->first_offsets)
-		rd_kafka_topic_partition_list_destroy(p->first_offsets);
-	p->commit_offsets = p->first_offsets = NULL;
-	uv_timer_stop(&p->timer);
+	b->n = 0;
+	b->nout = 0;
+	memset(b->phase_ns, 0, sizeof(b->phase_ns));
+	store_lookup_reset(&b->lookup);
+	store_rows_reset(&b->rows);
+	if (b->commit_offsets)
+		rd_kafka_topic_partition_list_destroy(b->commit_offsets);
+	if (b->first_offsets)
+		rd_kafka_topic_partition_list_destroy(b->first_offsets);
+	b->commit_offsets = b->first_offsets = NULL;
 }
 
-static int batch_add(struct pipeline *p, rd_kafka_message_t *m)
+static void batch_free(struct batch *b)
 {
-	if (p->n == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		struct slot *ns = realloc(p->slots, cap * sizeof(*ns));
-		struct kafka_out *no = realloc(p->out, cap * sizeof(*no));
-		size_t *nl = realloc(p->lookup_slot, cap * sizeof(*nl));
+	batch_clear(b);
+	store_rows_free(&b->rows);
+	store_lookup_free(&b->lookup);
+	free(b->slots);
+	free(b->out);
+	free(b->lookup_slot);
+	b->slots = NULL;
+	b->out = NULL;
+	b->lookup_slot = NULL;
+	b->cap = 0;
+}
+
+static int batch_add(struct batch *b, rd_kafka_message_t *m)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct slot *ns = realloc(b->slots, cap * sizeof(*ns));
+		struct kafka_out *no = realloc(b->out, cap * sizeof(*no));
+		size_t *nl = realloc(b->lookup_slot, cap * sizeof(*nl));
 		if (ns)
-			p->slots = ns;
+			b->slots = ns;
 		if (no)
-			p->out = no;
+			b->out = no;
 		if (nl)
-			p->lookup_slot = nl;
+			b->lookup_slot = nl;
 		if (!ns || !no || !nl)
 			return -1;
-		p->cap = cap;
+		b->cap = cap;
 	}
-	memset(&p->slots[p->n], 0, sizeof(p->slots[p->n]));
-	p->slots[p->n++].msg = m;
-	if (p->n == 1)
-		p->first_ns = uv_hrtime();
+	memset(&b->slots[b->n], 0, sizeof(b->slots[b->n]));
+	b->slots[b->n++].msg = m;
+	if (b->n == 1)
+		b->first_ns = uv_hrtime();
 	return 0;
 }
 
@@ -138,26 +183,31 @@ static int batch_add(struct pipeline *p, rd_kafka_message_t *m)
 static void timer_pump_cb(uv_timer_t *t)
 {
 	struct pipeline *p = t->data;
-	if (p->state == P_COLLECTING && p->n > 0)
-		batch_run(p);
+	if (p->state == P_RUNNING && !p->failed && !p->fatal && p->front_state == F_COLLECTING && p->front->n > 0)
+		batch_run(p); /* lingered long enough */
 	else
 		pipeline_pump(p);
 }
 
-/* Polls the consumer into the batch; runs the batch when it is full or stopping. */
+/*
+ * Polls the consumer into the front batch and runs it when it is full, when
+ * the Kafka stage is free (nothing gains from waiting: this is what makes the
+ * batch size follow the load), or when the linger timer fires. While stopping
+ * it takes no new work: it finishes what was collected, then leaves.
+ */
 static void pipeline_pump(struct pipeline *p)
 {
-	if (p->state != P_COLLECTING)
+	if (p->state != P_RUNNING || p->front_state != F_COLLECTING || p->failed || p->fatal)
 		return;
+	struct batch *b = p->front;
 	if (p->stopping) {
-		/* Take no new work: finish what was collected, then leave. */
-		if (p->n > 0)
+		if (b->n > 0)
 			batch_run(p);
-		else
+		else if (!p->tx)
 			pipeline_close(p);
 		return;
 	}
-	while (p->n < (size_t)p->cfg->batch_max_messages && p->state == P_COLLECTING) {
+	while (b->n < (size_t)p->cfg->batch_max_messages && p->state == P_RUNNING) {
 		rd_kafka_message_t *m = kafka_poll(p->kafka);
 		if (!m)
 			break;
@@ -167,18 +217,18 @@ static void pipeline_pump(struct pipeline *p)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		if (batch_add(p, m)) {
+		if (batch_add(b, m)) {
 			rd_kafka_message_destroy(m);
 			log_error("out of memory collecting a batch");
-			batch_rewind(p, "out of memory");
+			front_fail(p, "out of memory");
 			return;
 		}
-		if (p->n == 1 && p->cfg->batch_max_wait_ms > 0)
+		if (b->n == 1 && p->cfg->batch_max_wait_ms > 0)
 			uv_timer_start(&p->timer, timer_pump_cb, (uint64_t)p->cfg->batch_max_wait_ms, 0);
 	}
-	if (p->state != P_COLLECTING)
-		return;
-	if (p->n > 0 && (p->n >= (size_t)p->cfg->batch_max_messages || p->cfg->batch_max_wait_ms == 0))
+	if (p->state != P_RUNNING || p->front_state != F_COLLECTING || p->failed)
+		return; /* a rebalance served by kafka_poll may have dropped the batch */
+	if (b->n > 0 && (b->n >= (size_t)p->cfg->batch_max_messages || p->cfg->batch_max_wait_ms == 0 || !p->tx))
 		batch_run(p);
 }
 
@@ -194,9 +244,10 @@ static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
 		break;
 	case KAFKA_REVOKED:
 		/* Offsets of an uncommitted batch were never committed: the new owner replays it. */
-		if (p->state == P_COLLECTING && p->n > 0) {
+		if (p->front_state == F_COLLECTING && p->front->n > 0) {
 			log_info("dropping the uncommitted batch of revoked partitions");
-			batch_clear(p);
+			uv_timer_stop(&p->timer);
+			batch_clear(p->front);
 		}
 		break;
 	}
@@ -222,17 +273,20 @@ static void store_state(struct store *s, int ready, void *arg)
 /* ---- deciding ------------------------------------------------------------------------------- */
 
 /* Records the partition's next offset (commit) and first offset (replay) for m. */
-static void track_offsets(struct pipeline *p, const rd_kafka_message_t *m)
+static void track_offsets(rd_kafka_topic_partition_list_t *commit, rd_kafka_topic_partition_list_t *first,
+			  const rd_kafka_message_t *m)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
-	rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(p->commit_offsets, topic, m->partition);
-	if (!c)
-		rd_kafka_topic_partition_list_add(p->commit_offsets, topic, m->partition)->offset = m->offset + 1;
-	else if (m->offset + 1 > c->offset)
-		c->offset = m->offset + 1;
-	rd_kafka_topic_partition_t *f = rd_kafka_topic_partition_list_find(p->first_offsets, topic, m->partition);
+	if (commit) {
+		rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(commit, topic, m->partition);
+		if (!c)
+			rd_kafka_topic_partition_list_add(commit, topic, m->partition)->offset = m->offset + 1;
+		else if (m->offset + 1 > c->offset)
+			c->offset = m->offset + 1;
+	}
+	rd_kafka_topic_partition_t *f = rd_kafka_topic_partition_list_find(first, topic, m->partition);
 	if (!f)
-		rd_kafka_topic_partition_list_add(p->first_offsets, topic, m->partition)->offset = m->offset;
+		rd_kafka_topic_partition_list_add(first, topic, m->partition)->offset = m->offset;
 	else if (m->offset < f->offset)
 		f->offset = m->offset;
 }
@@ -248,12 +302,12 @@ static int slot_reject(struct slot *s)
 }
 
 /* Adds a slot's comment to the rows to store, as published or pending with its reasons. */
-static int slot_store(struct pipeline *p, struct slot *s)
+static int slot_store(struct batch *b, struct slot *s)
 {
 	const rd_kafka_message_t *m = s->msg;
 	int held = s->v.outcome == OUTCOME_HOLD;
 	char *reasons = held ? events_hold_reasons(&s->v) : NULL;
-	int rc = store_rows_add(&p->rows, &s->c, held ? "pending" : "published", reasons ? reasons : "[]",
+	int rc = store_rows_add(&b->rows, &s->c, held ? "pending" : "published", reasons ? reasons : "[]",
 				rd_kafka_topic_name(m->rkt), m->partition, m->offset);
 	free(reasons);
 	s->result = RES_PENDING;
@@ -262,60 +316,61 @@ static int slot_store(struct pipeline *p, struct slot *s)
 
 static void batch_looked_up(struct store *st, const char *err, PGresult *const *res, void *arg);
 static void batch_stored(struct store *st, const char *err, PGresult *const *res, void *arg);
-static void batch_commit(struct pipeline *p);
+static void batch_ready(struct pipeline *p);
 
-/* Decodes every message of the batch; well-formed comments are looked up before the rules decide them. */
+/* Decodes every message of the front batch; well-formed comments are looked up before the rules decide them. */
 static void batch_run(struct pipeline *p)
 {
+	struct batch *b = p->front;
 	uv_timer_stop(&p->timer);
-	p->state = P_STORING;
-	p->phase_ns[0] = uv_hrtime();
-	p->commit_offsets = rd_kafka_topic_partition_list_new((int)p->n);
-	p->first_offsets = rd_kafka_topic_partition_list_new((int)p->n);
-	p->lookup.rate_window_s = p->rules.rate_window_s;
-	p->lookup.duplicate_window_s = p->rules.duplicate_window_s;
-	for (size_t i = 0; i < p->n; i++) {
-		struct slot *s = &p->slots[i];
-		track_offsets(p, s->msg);
+	p->front_state = F_DECIDING;
+	b->phase_ns[PH_RUN] = uv_hrtime();
+	b->commit_offsets = rd_kafka_topic_partition_list_new((int)b->n);
+	b->first_offsets = rd_kafka_topic_partition_list_new((int)b->n);
+	b->lookup.rate_window_s = p->rules.rate_window_s;
+	b->lookup.duplicate_window_s = p->rules.duplicate_window_s;
+	for (size_t i = 0; i < b->n; i++) {
+		struct slot *s = &b->slots[i];
+		track_offsets(b->commit_offsets, b->first_offsets, s->msg);
 		int rc;
 		if (comment_decode(s->msg->payload, s->msg->len, &s->c, &s->v) == OUTCOME_REJECT) {
 			rc = slot_reject(s);
 		} else {
-			p->lookup_slot[p->lookup.count] = i;
+			b->lookup_slot[b->lookup.count] = i;
 			rc = text_md5_hex(s->c.body, strlen(s->c.body), s->md5) ||
-			     store_lookup_add(&p->lookup, &s->c, s->md5);
+			     store_lookup_add(&b->lookup, &s->c, s->md5);
 		}
 		if (rc) {
-			batch_rewind(p, "out of memory deciding a batch");
+			front_fail(p, "out of memory deciding a batch");
 			return;
 		}
 	}
-	if (p->lookup.count == 0)
-		batch_commit(p);
-	else if (store_lookup(p->store, &p->lookup, batch_looked_up) != 0)
-		batch_rewind(p, "postgres unavailable");
+	if (b->lookup.count == 0)
+		batch_ready(p);
+	else if (store_lookup(p->store, &b->lookup, batch_looked_up) != 0)
+		front_fail(p, "postgres unavailable");
 }
 
 /* What earlier new comments of this batch add to a comment's history. */
-static void batch_history(struct pipeline *p, size_t upto, struct history *h)
+static void batch_history(const struct batch *b, size_t upto, struct history *h)
 {
-	const struct comment *c = &p->slots[upto].c;
+	const struct comment *c = &b->slots[upto].c;
 	for (size_t j = 0; j < upto; j++) {
-		const struct slot *e = &p->slots[j];
+		const struct slot *e = &b->slots[j];
 		if (e->result != RES_PENDING || !e->is_new || strcmp(e->c.author_id, c->author_id) != 0)
 			continue;
 		h->author_has_comments = 1;
 		h->author_recent++;
-		if (strcmp(e->c.article_id, c->article_id) == 0 && strcmp(e->md5, p->slots[upto].md5) == 0)
+		if (strcmp(e->c.article_id, c->article_id) == 0 && strcmp(e->md5, b->slots[upto].md5) == 0)
 			h->duplicate_content = 1;
 	}
 }
 
 /* True when an earlier comment of this batch with the same comment_id is going to be stored. */
-static int batch_stores_id(const struct pipeline *p, size_t upto)
+static int batch_stores_id(const struct batch *b, size_t upto)
 {
 	for (size_t j = 0; j < upto; j++)
-		if (p->slots[j].is_new && strcmp(p->slots[j].c.comment_id, p->slots[upto].c.comment_id) == 0)
+		if (b->slots[j].is_new && strcmp(b->slots[j].c.comment_id, b->slots[upto].c.comment_id) == 0)
 			return 1;
 	return 0;
 }
@@ -336,19 +391,20 @@ static void batch_looked_up(struct store *st, const char *err, PGresult *const *
 {
 	(void)st;
 	struct pipeline *p = arg;
-	if (err) {
-		batch_rewind(p, err);
+	struct batch *b = p->front;
+	if (err || p->failed || p->fatal) {
+		front_fail(p, err ? err : "an earlier batch failed");
 		return;
 	}
 	PGresult *r = res[0];
 	int64_t now = now_us();
-	p->phase_ns[1] = uv_hrtime();
-	if (PQntuples(r) != p->lookup.count) {
-		batch_rewind(p, "lookup returned the wrong number of rows");
+	b->phase_ns[PH_LOOKED_UP] = uv_hrtime();
+	if (PQntuples(r) != b->lookup.count) {
+		front_fail(p, "lookup returned the wrong number of rows");
 		return;
 	}
 	for (int k = 0; k < PQntuples(r); k++) {
-		struct slot *s = &p->slots[p->lookup_slot[k]];
+		struct slot *s = &b->slots[b->lookup_slot[k]];
 		int rc;
 		if (!PQgetisnull(r, k, LKO_SOURCE_TOPIC)) {
 			int same = strcmp(PQgetvalue(r, k, LKO_SOURCE_TOPIC), rd_kafka_topic_name(s->msg->rkt)) == 0 &&
@@ -358,8 +414,8 @@ static void batch_looked_up(struct store *st, const char *err, PGresult *const *
 				s->result = RES_DUPLICATE;
 				continue;
 			}
-			rc = slot_store(p, s); /* a replay: the stored row decides its event */
-		} else if (batch_stores_id(p, p->lookup_slot[k])) {
+			rc = slot_store(b, s); /* a replay: the stored row decides its event */
+		} else if (batch_stores_id(b, b->lookup_slot[k])) {
 			s->result = RES_DUPLICATE; /* the front end sent it twice within this batch */
 			continue;
 		} else {
@@ -368,24 +424,24 @@ static void batch_looked_up(struct store *st, const char *err, PGresult *const *
 				.author_recent = (int)strtol(PQgetvalue(r, k, LKO_AUTHOR_RECENT), NULL, 10),
 				.duplicate_content = PQgetvalue(r, k, LKO_DUPLICATE_CONTENT)[0] == 't',
 			};
-			batch_history(p, p->lookup_slot[k], &h);
+			batch_history(b, b->lookup_slot[k], &h);
 			rules_triage(&p->rules, &s->c, now, &s->v);
 			if (rules_apply_history(&p->rules, &h, &s->v) == OUTCOME_REJECT) {
 				rc = slot_reject(s);
 			} else {
 				s->is_new = 1;
-				rc = slot_store(p, s);
+				rc = slot_store(b, s);
 			}
 		}
 		if (rc) {
-			batch_rewind(p, "out of memory deciding a batch");
+			front_fail(p, "out of memory deciding a batch");
 			return;
 		}
 	}
-	if (p->rows.count == 0)
-		batch_commit(p);
-	else if (store_submit(p->store, &p->rows, batch_stored) != 0)
-		batch_rewind(p, "postgres unavailable");
+	if (b->rows.count == 0)
+		batch_ready(p);
+	else if (store_submit(p->store, &b->rows, batch_stored) != 0)
+		front_fail(p, "postgres unavailable");
 }
 
 /* ---- matching stored rows ------------------------------------------------------------------- */
@@ -464,19 +520,20 @@ static void batch_stored(struct store *st, const char *err, PGresult *const *res
 {
 	(void)st;
 	struct pipeline *p = arg;
+	struct batch *b = p->front;
 	struct row_index stored = {0}, fresh = {0};
-	if (err) {
-		batch_rewind(p, err);
+	if (err || p->failed || p->fatal) {
+		front_fail(p, err ? err : "an earlier batch failed");
 		return;
 	}
 	PGresult *inserted = res[0], *rows = res[1];
-	p->phase_ns[2] = uv_hrtime();
+	b->phase_ns[PH_STORED] = uv_hrtime();
 	if (index_build(&stored, rows, OUT_COMMENT_ID) || index_build(&fresh, inserted, 0)) {
 		err = "out of memory matching rows";
 		goto failed;
 	}
-	for (size_t i = 0; i < p->n; i++) {
-		struct slot *s = &p->slots[i];
+	for (size_t i = 0; i < b->n; i++) {
+		struct slot *s = &b->slots[i];
 		if (s->result != RES_PENDING)
 			continue;
 		int r = index_find(&stored, s->c.comment_id);
@@ -503,28 +560,29 @@ static void batch_stored(struct store *st, const char *err, PGresult *const *res
 	}
 	free(stored.order);
 	free(fresh.order);
-	batch_commit(p);
+	batch_ready(p);
 	return;
 
 failed:
 	free(stored.order);
 	free(fresh.order);
-	batch_rewind(p, err);
+	front_fail(p, err);
 }
 
 /* ---- committing ----------------------------------------------------------------------------- */
 
 static void commit_work(uv_work_t *w)
 {
-	struct pipeline *p = w->data;
-	p->work_err[0] = '\0';
-	p->work_result = kafka_commit(p->kafka, p->out, p->nout, p->commit_offsets, p->work_err, sizeof(p->work_err));
+	struct batch *b = w->data;
+	b->work_err[0] = '\0';
+	b->work_result = kafka_commit(b->p->kafka, b->out, b->nout, b->commit_offsets, b->work_err,
+				      sizeof(b->work_err));
 }
 
-static void batch_account(struct pipeline *p)
+static void batch_account(struct batch *b)
 {
-	for (size_t i = 0; i < p->n; i++) {
-		struct slot *s = &p->slots[i];
+	for (size_t i = 0; i < b->n; i++) {
+		struct slot *s = &b->slots[i];
 		metrics.consumed++;
 		switch (s->result) {
 		case RES_PUBLISHED: metrics.published++; break;
@@ -544,17 +602,19 @@ static void batch_account(struct pipeline *p)
 		}
 	}
 	metrics.batches++;
-	p->phase_ns[3] = uv_hrtime();
-	metrics_observe_batch((double)(p->phase_ns[3] - p->first_ns) / 1e9);
+	uint64_t *ph = b->phase_ns;
+	ph[PH_COMMITTED] = uv_hrtime();
+	metrics_observe_batch((double)(ph[PH_COMMITTED] - b->first_ns) / 1e9);
 	if (log_enabled(LOG_DEBUG)) {
-		char n[16], times[128];
-		snprintf(n, sizeof(n), "%zu", p->n);
+		char n[16], times[160];
+		snprintf(n, sizeof(n), "%zu", b->n);
 		/* a phase that did not run (no new comments, nothing to store) shows as 0 */
-		uint64_t run = p->phase_ns[0], look = p->phase_ns[1] ? p->phase_ns[1] : run;
-		uint64_t store = p->phase_ns[2] ? p->phase_ns[2] : look;
-		snprintf(times, sizeof(times), "collect=%.1f decode+lookup=%.1f store=%.1f kafka=%.1f",
-			 (double)(run - p->first_ns) / 1e6, (double)(look - run) / 1e6, (double)(store - look) / 1e6,
-			 (double)(p->phase_ns[3] - store) / 1e6);
+		uint64_t look = ph[PH_LOOKED_UP] ? ph[PH_LOOKED_UP] : ph[PH_RUN];
+		uint64_t store = ph[PH_STORED] ? ph[PH_STORED] : look;
+		snprintf(times, sizeof(times), "collect=%.1f decode+lookup=%.1f store=%.1f wait=%.1f kafka=%.1f",
+			 (double)(ph[PH_RUN] - b->first_ns) / 1e6, (double)(look - ph[PH_RUN]) / 1e6,
+			 (double)(store - look) / 1e6, (double)(ph[PH_TX_START] - store) / 1e6,
+			 (double)(ph[PH_COMMITTED] - ph[PH_TX_START]) / 1e6);
 		log_debug("batch committed", "messages", n, "ms", times);
 	}
 }
@@ -562,36 +622,37 @@ static void batch_account(struct pipeline *p)
 static void batch_committed(uv_work_t *w, int status)
 {
 	(void)status;
-	struct pipeline *p = w->data;
-	switch (p->work_result) {
+	struct batch *b = w->data;
+	struct pipeline *p = b->p;
+	p->tx = NULL;
+	switch (b->work_result) {
 	case KAFKA_TX_OK:
-		batch_account(p);
-		batch_clear(p);
-		p->state = P_COLLECTING;
-		pipeline_pump(p);
-		return;
+		batch_account(b);
+		batch_clear(b);
+		break;
 	case KAFKA_TX_ABORTED:
 		metrics.tx_aborts++;
-		batch_rewind(p, p->work_err);
+		pipeline_fail(p, b->work_err); /* b keeps its messages: their offsets join the rewind */
 		return;
 	default:
-		log_error("kafka producer failed fatally; stopping", "error", p->work_err);
-		batch_clear(p);
-		p->state = P_COLLECTING;
+		log_error("kafka producer failed fatally; stopping", "error", b->work_err);
+		p->fatal = 1;
 		pipeline_stop(p, 1);
 		return;
 	}
+	pipeline_settle(p);
 }
 
-/* Hands the batch's events and offsets to one Kafka transaction, off the loop. */
+/* Hands the front batch's events and offsets to one Kafka transaction, off the loop; the front collects again. */
 static void batch_commit(struct pipeline *p)
 {
-	p->nout = 0;
-	for (size_t i = 0; i < p->n; i++) {
-		struct slot *s = &p->slots[i];
+	struct batch *b = p->front;
+	b->nout = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct slot *s = &b->slots[i];
 		if (!s->event)
 			continue;
-		struct kafka_out *o = &p->out[p->nout++];
+		struct kafka_out *o = &b->out[b->nout++];
 		o->value = s->event;
 		o->value_len = strlen(s->event);
 		if (s->result == RES_REJECTED) {
@@ -604,41 +665,102 @@ static void batch_commit(struct pipeline *p)
 			o->key_len = strlen(s->event_key);
 		}
 	}
-	p->state = P_COMMITTING;
-	p->work.data = p;
-	uv_queue_work(p->loop, &p->work, commit_work, batch_committed);
+	b->phase_ns[PH_TX_START] = uv_hrtime();
+	p->tx = b;
+	p->front = b == &p->batches[0] ? &p->batches[1] : &p->batches[0]; /* cleared when its commit ended */
+	p->front_state = F_COLLECTING;
+	b->work.data = b;
+	uv_queue_work(p->loop, &b->work, commit_work, batch_committed);
+}
+
+/* The front batch is decided and stored: it commits now, or when the batch before it has. */
+static void batch_ready(struct pipeline *p)
+{
+	p->front_state = F_WAITING;
+	pipeline_settle(p);
+}
+
+/*
+ * Moves things on after either stage finished a step: a failure rewinds and
+ * a fatal error closes once neither stage is busy; otherwise a waiting batch
+ * commits as soon as the Kafka stage is free, and the front collects.
+ */
+static void pipeline_settle(struct pipeline *p)
+{
+	if (p->state != P_RUNNING)
+		return;
+	int busy = p->tx || p->front_state == F_DECIDING;
+	if (p->fatal) {
+		if (!busy) {
+			batch_clear(&p->batches[0]);
+			batch_clear(&p->batches[1]);
+			p->front_state = F_COLLECTING;
+			pipeline_close(p);
+		}
+		return;
+	}
+	if (p->failed) {
+		if (!busy)
+			pipeline_rewind(p);
+		return;
+	}
+	if (p->front_state == F_WAITING && !p->tx)
+		batch_commit(p);
+	pipeline_pump(p);
 }
 
 /* ---- failures: rewind and replay ------------------------------------------------------------ */
 
+/* Marks the pipeline failed; the batches not committed in Kafka are rewound once neither stage is busy. */
+static void pipeline_fail(struct pipeline *p, const char *why)
+{
+	if (!p->failed)
+		log_warn("batch not committed; it will be replayed", "reason", why);
+	p->failed = 1;
+	uv_timer_stop(&p->timer);
+	pipeline_settle(p);
+}
+
+/* The front batch's step failed (or found the pipeline failed): the step is over, the batch stays for its offsets. */
+static void front_fail(struct pipeline *p, const char *why)
+{
+	p->front_state = F_COLLECTING;
+	pipeline_fail(p, why);
+}
+
 static void rewind_work(uv_work_t *w)
 {
 	struct pipeline *p = w->data;
-	if (p->first_offsets && p->first_offsets->cnt > 0)
-		kafka_rewind(p->kafka, p->first_offsets);
+	if (p->rewind_offsets->cnt > 0)
+		kafka_rewind(p->kafka, p->rewind_offsets);
 }
 
 static void rewound(uv_work_t *w, int status)
 {
 	(void)status;
 	struct pipeline *p = w->data;
-	batch_clear(p);
-	p->state = P_COLLECTING;
+	rd_kafka_topic_partition_list_destroy(p->rewind_offsets);
+	p->rewind_offsets = NULL;
+	batch_clear(&p->batches[0]);
+	batch_clear(&p->batches[1]);
+	p->failed = 0;
+	p->front_state = F_COLLECTING;
+	p->state = P_RUNNING;
 	if (p->stopping)
 		pipeline_close(p);
 	else
 		uv_timer_start(&p->timer, timer_pump_cb, RETRY_DELAY_MS, 0);
 }
 
-/* Drops the batch and moves the consumer back to its first offsets, so that it is consumed again. */
-static void batch_rewind(struct pipeline *p, const char *why)
+/* Drops both batches and moves the consumer back to their first offsets, so that they are consumed again. */
+static void pipeline_rewind(struct pipeline *p)
 {
-	log_warn("batch not committed; it will be replayed", "reason", why);
 	p->state = P_REWINDING;
-	if (!p->first_offsets) {
-		p->first_offsets = rd_kafka_topic_partition_list_new((int)p->n);
-		for (size_t i = 0; i < p->n; i++)
-			track_offsets(p, p->slots[i].msg);
+	p->rewind_offsets = rd_kafka_topic_partition_list_new(8);
+	for (int i = 0; i < 2; i++) {
+		struct batch *b = &p->batches[i];
+		for (size_t j = 0; j < b->n; j++)
+			track_offsets(NULL, p->rewind_offsets, b->slots[j].msg);
 	}
 	p->work.data = p;
 	uv_queue_work(p->loop, &p->work, rewind_work, rewound);
@@ -659,7 +781,8 @@ static void init_done(uv_work_t *w, int status)
 	struct pipeline *p = w->data;
 	if (p->work_result == 0) {
 		log_info("kafka transactions initialized", "transactional_id", p->cfg->transactional_id);
-		p->state = P_COLLECTING;
+		p->state = P_RUNNING;
+		p->front_state = F_COLLECTING;
 		if (p->stopping)
 			pipeline_close(p);
 		else
@@ -668,7 +791,7 @@ static void init_done(uv_work_t *w, int status)
 	}
 	if (p->work_result == KAFKA_TX_FATAL || p->stopping) {
 		log_error("kafka init_transactions failed", "error", p->work_err);
-		p->state = P_COLLECTING;
+		p->state = P_RUNNING;
 		pipeline_stop(p, p->stopping ? p->exit_status : 1);
 		return;
 	}
@@ -715,15 +838,14 @@ void pipeline_stop(struct pipeline *p, int status)
 	if (!p->stopping || status > p->exit_status)
 		p->exit_status = status;
 	p->stopping = 1;
-	if (p->state == P_COLLECTING) {
-		if (p->n > 0 && !p->fault_paused && store_is_ready(p->store))
-			batch_run(p); /* finish the batch in flight */
-		else {
-			batch_clear(p);
-			pipeline_close(p);
-		}
+	if (p->state != P_RUNNING)
+		return; /* the step in flight ends in pipeline_close */
+	if (p->front_state == F_COLLECTING && p->front->n > 0 &&
+	    (p->fatal || p->fault_paused || !store_is_ready(p->store))) {
+		uv_timer_stop(&p->timer); /* it cannot be finished: its offsets were never committed */
+		batch_clear(p->front);
 	}
-	/* Otherwise the step in flight ends in pipeline_close. */
+	pipeline_settle(p); /* the batches in flight finish, then pipeline_close */
 }
 
 struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, const struct rules *rules,
@@ -739,6 +861,8 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	p->arg = arg;
 	uv_timer_init(loop, &p->timer);
 	p->timer.data = p;
+	p->batches[0].p = p->batches[1].p = p;
+	p->front = &p->batches[0];
 	p->kafka = kafka_create(loop, cfg, kafka_event, p, err, errlen);
 	if (!p->kafka)
 		return NULL; /* the caller exits */
@@ -789,16 +913,9 @@ void pipeline_set_rules(struct pipeline *p, const struct rules *rules)
 
 void pipeline_free(struct pipeline *p)
 {
-	batch_clear(p);
-	store_rows_free(&p->rows);
-	store_lookup_free(&p->lookup);
+	batch_free(&p->batches[0]);
+	batch_free(&p->batches[1]);
 	rules_free(&p->rules);
-	free(p->slots);
-	free(p->out);
-	free(p->lookup_slot);
-	p->slots = NULL;
-	p->out = NULL;
-	p->lookup_slot = NULL;
 	kafka_close(p->kafka);
 	uv_close((uv_handle_t *)&p->timer, timer_closed);
 }

@@ -7,7 +7,8 @@
  *     batch_looked_up    known comment_ids are replays or duplicates; the rules decide the new ones
  *     batch_stored       PostgreSQL committed: match rows (new, replay or duplicate), build events
  *   Kafka stage
- *     batch_commit       off the loop: one Kafka transaction with the events and the offsets
+ *     batch_commit       off the loop: build the events from the stored rows, then one Kafka
+ *                        transaction with the events and the offsets
  *     batch_committed    count the outcomes; the front's next batch may commit now
  * While batch N commits in Kafka, batch N+1 is decided and stored, so the two
  * round trips overlap. N+1 is looked up after N's PostgreSQL commit, so it sees
@@ -57,6 +58,7 @@ struct slot {
 	int replay;
 	int is_new;      /* not stored before this batch (from the lookup) */
 	char md5[33];    /* fingerprint of the normalized body */
+	int row;         /* its stored row in the batch's rows_res (published or held), or -1 */
 	char *event;     /* output value, or NULL */
 	char *event_key; /* article_id of a stored comment */
 };
@@ -73,6 +75,7 @@ struct batch {
 	struct store_lookup lookup;
 	size_t *lookup_slot; /* lookup row -> slot index */
 	struct store_rows rows;
+	PGresult *rows_res; /* the stored rows its events are built from, off the loop */
 	struct kafka_out *out;
 	size_t nout;
 	rd_kafka_topic_partition_list_t *commit_offsets; /* next offset per partition */
@@ -130,6 +133,8 @@ static void batch_clear(struct batch *b)
 	}
 	b->n = 0;
 	b->nout = 0;
+	PQclear(b->rows_res);
+	b->rows_res = NULL;
 	memset(b->phase_ns, 0, sizeof(b->phase_ns));
 	store_lookup_reset(&b->lookup);
 	store_rows_reset(&b->rows);
@@ -172,6 +177,7 @@ static int batch_add(struct batch *b, rd_kafka_message_t *m)
 		b->cap = cap;
 	}
 	memset(&b->slots[b->n], 0, sizeof(b->slots[b->n]));
+	b->slots[b->n].row = -1;
 	b->slots[b->n++].msg = m;
 	if (b->n == 1)
 		b->first_ns = uv_hrtime();
@@ -314,8 +320,8 @@ static int slot_store(struct batch *b, struct slot *s)
 	return rc;
 }
 
-static void batch_looked_up(struct store *st, const char *err, PGresult *const *res, void *arg);
-static void batch_stored(struct store *st, const char *err, PGresult *const *res, void *arg);
+static void batch_looked_up(struct store *st, const char *err, PGresult **res, void *arg);
+static void batch_stored(struct store *st, const char *err, PGresult **res, void *arg);
 static void batch_ready(struct pipeline *p);
 
 /* Decodes every message of the front batch; well-formed comments are looked up before the rules decide them. */
@@ -387,7 +393,7 @@ static int64_t now_us(void)
  * unchanged, whatever the rules say now. From other coordinates it is a
  * duplicate. Only new comments meet the rules and their history.
  */
-static void batch_looked_up(struct store *st, const char *err, PGresult *const *res, void *arg)
+static void batch_looked_up(struct store *st, const char *err, PGresult **res, void *arg)
 {
 	(void)st;
 	struct pipeline *p = arg;
@@ -514,9 +520,9 @@ static void row_to_stored(PGresult *r, int i, struct stored_comment *sc)
 /*
  * PostgreSQL committed. For each comment: the stored row came from this
  * message's coordinates (inserted now, or a replay of an earlier attempt)
- * -> emit its event, built from the row; from other coordinates -> duplicate.
+ * -> its event will be built from the row; from other coordinates -> duplicate.
  */
-static void batch_stored(struct store *st, const char *err, PGresult *const *res, void *arg)
+static void batch_stored(struct store *st, const char *err, PGresult **res, void *arg)
 {
 	(void)st;
 	struct pipeline *p = arg;
@@ -541,25 +547,20 @@ static void batch_stored(struct store *st, const char *err, PGresult *const *res
 			err = "a stored comment was not found";
 			goto failed;
 		}
-		struct stored_comment sc;
-		row_to_stored(rows, r, &sc);
-		if (sc.source.partition != s->msg->partition || sc.source.offset != s->msg->offset ||
-		    strcmp(sc.source.topic, rd_kafka_topic_name(s->msg->rkt)) != 0) {
+		if (strtol(PQgetvalue(rows, r, OUT_SOURCE_PARTITION), NULL, 10) != s->msg->partition ||
+		    strtoll(PQgetvalue(rows, r, OUT_SOURCE_OFFSET), NULL, 10) != s->msg->offset ||
+		    strcmp(PQgetvalue(rows, r, OUT_SOURCE_TOPIC), rd_kafka_topic_name(s->msg->rkt)) != 0) {
 			s->result = RES_DUPLICATE;
 			continue;
 		}
-		int held;
-		s->event = events_stored(&sc, &held);
-		s->event_key = strdup(sc.article_id);
-		if (!s->event || !s->event_key) {
-			err = "out of memory building events";
-			goto failed;
-		}
-		s->result = held ? RES_HELD : RES_PUBLISHED;
+		s->row = r;
+		s->result = strcmp(PQgetvalue(rows, r, OUT_STATUS), "pending") == 0 ? RES_HELD : RES_PUBLISHED;
 		s->replay = index_find(&fresh, s->c.comment_id) < 0;
 	}
 	free(stored.order);
 	free(fresh.order);
+	b->rows_res = rows;
+	res[1] = NULL; /* now owned by the batch: its events are built off the loop */
 	batch_ready(p);
 	return;
 
@@ -571,10 +572,48 @@ failed:
 
 /* ---- committing ----------------------------------------------------------------------------- */
 
+#define BUILD_FAILED 1 /* a work_result beside enum kafka_tx_result: no transaction was begun */
+
+/*
+ * Worker thread: builds the events of the stored comments from their rows,
+ * lists every output message, and commits them with the offsets in one
+ * Kafka transaction. The loop does not touch this batch meanwhile.
+ */
 static void commit_work(uv_work_t *w)
 {
 	struct batch *b = w->data;
+	const struct config *cfg = b->p->cfg;
 	b->work_err[0] = '\0';
+	b->nout = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		struct slot *s = &b->slots[i];
+		if (s->row >= 0) {
+			struct stored_comment sc;
+			int held;
+			row_to_stored(b->rows_res, s->row, &sc);
+			s->event = events_stored(&sc, &held);
+			s->event_key = strdup(sc.article_id);
+			if (!s->event || !s->event_key) {
+				snprintf(b->work_err, sizeof(b->work_err), "out of memory building events");
+				b->work_result = BUILD_FAILED;
+				return;
+			}
+		}
+		if (!s->event)
+			continue;
+		struct kafka_out *o = &b->out[b->nout++];
+		o->value = s->event;
+		o->value_len = strlen(s->event);
+		if (s->result == RES_REJECTED) {
+			o->topic = cfg->topic_rejected;
+			o->key = s->c.article_id ? s->c.article_id : s->msg->key;
+			o->key_len = s->c.article_id ? strlen(s->c.article_id) : s->msg->key_len;
+		} else {
+			o->topic = s->result == RES_HELD ? cfg->topic_moderation : cfg->topic_published;
+			o->key = s->event_key;
+			o->key_len = strlen(s->event_key);
+		}
+	}
 	b->work_result = kafka_commit(b->p->kafka, b->out, b->nout, b->commit_offsets, b->work_err,
 				      sizeof(b->work_err));
 }
@@ -630,6 +669,9 @@ static void batch_committed(uv_work_t *w, int status)
 		batch_account(b);
 		batch_clear(b);
 		break;
+	case BUILD_FAILED:
+		pipeline_fail(p, b->work_err);
+		return;
 	case KAFKA_TX_ABORTED:
 		metrics.tx_aborts++;
 		pipeline_fail(p, b->work_err); /* b keeps its messages: their offsets join the rewind */
@@ -643,28 +685,10 @@ static void batch_committed(uv_work_t *w, int status)
 	pipeline_settle(p);
 }
 
-/* Hands the front batch's events and offsets to one Kafka transaction, off the loop; the front collects again. */
+/* Hands the front batch to the Kafka stage (events and one transaction, off the loop); the front collects again. */
 static void batch_commit(struct pipeline *p)
 {
 	struct batch *b = p->front;
-	b->nout = 0;
-	for (size_t i = 0; i < b->n; i++) {
-		struct slot *s = &b->slots[i];
-		if (!s->event)
-			continue;
-		struct kafka_out *o = &b->out[b->nout++];
-		o->value = s->event;
-		o->value_len = strlen(s->event);
-		if (s->result == RES_REJECTED) {
-			o->topic = p->cfg->topic_rejected;
-			o->key = s->c.article_id ? s->c.article_id : s->msg->key;
-			o->key_len = s->c.article_id ? strlen(s->c.article_id) : s->msg->key_len;
-		} else {
-			o->topic = s->result == RES_HELD ? p->cfg->topic_moderation : p->cfg->topic_published;
-			o->key = s->event_key;
-			o->key_len = strlen(s->event_key);
-		}
-	}
 	b->phase_ns[PH_TX_START] = uv_hrtime();
 	p->tx = b;
 	p->front = b == &p->batches[0] ? &p->batches[1] : &p->batches[0]; /* cleared when its commit ended */

@@ -292,7 +292,7 @@ static int store_watch(struct store *s, int events)
 static void clear_batch(struct store *s)
 {
 	for (int i = 0; i < s->nres; i++)
-		PQclear(s->res[i]);
+		PQclear(s->res[i]); /* NULL when the callback took it */
 	s->nres = 0;
 	free(s->err);
 	s->err = NULL;

@@ -66,9 +66,10 @@ typedef void (*store_state_cb)(struct store *s, int ready, void *arg);
 /*
  * Called on the loop when a request ends: err is NULL on success and res
  * holds its results in order. They stay owned by the store and are valid
- * only during the call.
+ * only during the call, unless the callback takes one: it sets res[i] to
+ * NULL and must PQclear() it later.
  */
-typedef void (*store_done_cb)(struct store *s, const char *err, PGresult *const *res, void *arg);
+typedef void (*store_done_cb)(struct store *s, const char *err, PGresult **res, void *arg);
 
 /* Creates the store and starts connecting; reconnects with backoff after any loss. */
 struct store *store_create(uv_loop_t *loop, const char *url, store_state_cb state_cb, void *arg);

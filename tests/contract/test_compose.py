@@ -178,9 +178,10 @@ def test_service_config_values(services):
     env = env_of(services["comment-ingest"])
     assert env.get("HTTP_PORT", "8080") == "8080"
     assert interpolate(env.get("LOG_LEVEL", "info")) in {"debug", "info", "warn", "error"}
-    for name in ("BATCH_MAX_MESSAGES", "BATCH_MAX_WAIT_MS"):
-        if name in env:
-            assert env[name].isdigit() and int(env[name]) > 0
+    if "BATCH_MAX_MESSAGES" in env:
+        assert env["BATCH_MAX_MESSAGES"].isdigit() and 1 <= int(env["BATCH_MAX_MESSAGES"]) <= 100000
+    if "BATCH_MAX_WAIT_MS" in env:
+        assert env["BATCH_MAX_WAIT_MS"].isdigit() and 0 <= int(env["BATCH_MAX_WAIT_MS"]) <= 60000
 
 
 def test_service_depends_on(services):

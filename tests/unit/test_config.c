@@ -54,7 +54,7 @@ static void test_defaults_with_empty_env(void **state)
 	assert_string_equal(cfg.http_addr, "0.0.0.0");
 	assert_int_equal(cfg.http_port, 8080);
 	assert_int_equal(cfg.batch_max_messages, 500);
-	assert_int_equal(cfg.batch_max_wait_ms, 20);
+	assert_int_equal(cfg.batch_max_wait_ms, 0);
 	assert_int_equal(cfg.session_timeout_ms, 45000);
 	assert_int_equal(cfg.transaction_timeout_ms, 60000);
 	assert_null(cfg.rules_file);

@@ -1,21 +1,23 @@
 /* pipeline.c - the batch path: collect, decide, store in PostgreSQL, then commit outputs and offsets in Kafka.
  *
- * Two stages, each holding at most one batch, read top-down:
- *   front stage
- *     pipeline_pump      collect until BATCH_MAX_MESSAGES, the Kafka stage is free, or BATCH_MAX_WAIT_MS
- *     batch_run          decode, normalize and validate each message
+ * Three stages, each holding at most one batch, read top-down:
+ *   collecting
+ *     pipeline_pump      poll the consumer; batch_take decodes, normalizes and validates each message
+ *   deciding (the front)
+ *     batch_run          the collected batch moves on as soon as the front is free
  *     batch_looked_up    known comment_ids are replays or duplicates; the rules decide the new ones
- *     batch_stored       PostgreSQL committed: match rows (new, replay or duplicate), build events
- *   Kafka stage
+ *     batch_stored       PostgreSQL committed: match rows (new, replay or duplicate)
+ *   committing
  *     batch_commit       off the loop: build the events from the stored rows, then one Kafka
  *                        transaction with the events and the offsets
  *     batch_committed    count the outcomes; the front's next batch may commit now
- * While batch N commits in Kafka, batch N+1 is decided and stored, so the two
- * round trips overlap. N+1 is looked up after N's PostgreSQL commit, so it sees
- * N's rows, and Kafka transactions still commit in batch order.
+ * While batch N commits in Kafka, batch N+1 is decided and stored and batch
+ * N+2 is decoded, so the stages overlap. N+1 is looked up after N's PostgreSQL
+ * commit, so it sees N's rows, and Kafka transactions commit in batch order.
+ * A batch moves on when the stage ahead is free, so batches grow with the load.
  *
- * A failure of either batch rewinds the consumer, once neither stage is busy,
- * to the first offsets of every batch not committed in Kafka; the replay rule in
+ * A failure of any batch rewinds the consumer, once no stage is busy, to the
+ * first offsets of every batch not committed in Kafka; the replay rule in
  * batch_stored makes the retry produce the same output.
  */
 #include "pipeline.h"
@@ -42,9 +44,9 @@ enum pstate {
 };
 
 enum front_state {
-	F_COLLECTING, /* polling the consumer into the front batch */
-	F_DECIDING,   /* decoding, or a PostgreSQL request is in flight */
-	F_WAITING,    /* stored; waits for the Kafka stage to be free */
+	F_DECIDING, /* a PostgreSQL request is in flight */
+	F_WAITING,  /* stored; waits for the Kafka stage to be free */
+	F_FAILED,   /* its step failed; kept for its offsets until the rewind */
 };
 
 enum slot_result { RES_PENDING, RES_PUBLISHED, RES_HELD, RES_REJECTED, RES_DUPLICATE };
@@ -100,12 +102,13 @@ struct pipeline {
 	pipeline_stopped_cb stopped_cb;
 	void *arg;
 
-	struct batch batches[2];
-	struct batch *front; /* the front stage's batch */
+	struct batch batches[3];
+	struct batch *collect; /* the batch being collected (maybe empty) */
+	struct batch *front;   /* the batch being decided and stored, or NULL */
 	enum front_state front_state;
 	struct batch *tx; /* the batch whose Kafka transaction is in flight, or NULL */
 
-	uv_timer_t timer; /* linger, or the delay before a retry */
+	uv_timer_t timer; /* BATCH_MAX_WAIT_MS, or the delay before a retry */
 	uv_work_t work;   /* init, rewind and shutdown */
 	rd_kafka_topic_partition_list_t *rewind_offsets;
 	int work_result;
@@ -115,6 +118,9 @@ struct pipeline {
 static void pipeline_pump(struct pipeline *p);
 static void pipeline_settle(struct pipeline *p);
 static void batch_run(struct pipeline *p);
+static void track_offsets(rd_kafka_topic_partition_list_t *commit, rd_kafka_topic_partition_list_t *first,
+			  const rd_kafka_message_t *m);
+static int slot_reject(struct slot *s);
 static void front_fail(struct pipeline *p, const char *why);
 static void pipeline_fail(struct pipeline *p, const char *why);
 static void pipeline_rewind(struct pipeline *p);
@@ -159,8 +165,19 @@ static void batch_free(struct batch *b)
 	b->cap = 0;
 }
 
-static int batch_add(struct batch *b, rd_kafka_message_t *m)
+/*
+ * Adds a consumed message to the collecting batch and decodes it at once,
+ * while the stages ahead are busy with earlier batches. A well-formed comment
+ * joins the batch's lookup; a malformed one is rejected now. Returns 0, or
+ * -1 when out of memory (its offset is tracked all the same, for the rewind).
+ */
+static int batch_take(struct batch *b, rd_kafka_message_t *m)
 {
+	if (!b->commit_offsets) {
+		b->commit_offsets = rd_kafka_topic_partition_list_new(8);
+		b->first_offsets = rd_kafka_topic_partition_list_new(8);
+	}
+	track_offsets(b->commit_offsets, b->first_offsets, m);
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		struct slot *ns = realloc(b->slots, cap * sizeof(*ns));
@@ -172,48 +189,53 @@ static int batch_add(struct batch *b, rd_kafka_message_t *m)
 			b->out = no;
 		if (nl)
 			b->lookup_slot = nl;
-		if (!ns || !no || !nl)
+		if (!ns || !no || !nl) {
+			rd_kafka_message_destroy(m);
 			return -1;
+		}
 		b->cap = cap;
 	}
-	memset(&b->slots[b->n], 0, sizeof(b->slots[b->n]));
-	b->slots[b->n].row = -1;
-	b->slots[b->n++].msg = m;
+	size_t i = b->n++;
+	struct slot *s = &b->slots[i];
+	memset(s, 0, sizeof(*s));
+	s->row = -1;
+	s->msg = m; /* now owned by the batch */
 	if (b->n == 1)
 		b->first_ns = uv_hrtime();
-	return 0;
+	if (comment_decode(m->payload, m->len, &s->c, &s->v) == OUTCOME_REJECT)
+		return slot_reject(s);
+	b->lookup_slot[b->lookup.count] = i;
+	return text_md5_hex(s->c.body, strlen(s->c.body), s->md5) || store_lookup_add(&b->lookup, &s->c, s->md5);
+}
+
+/* The batch that has no stage. */
+static struct batch *batch_spare(struct pipeline *p)
+{
+	for (int i = 0;; i++)
+		if (&p->batches[i] != p->collect && &p->batches[i] != p->front && &p->batches[i] != p->tx)
+			return &p->batches[i];
 }
 
 /* ---- collecting ----------------------------------------------------------------------------- */
 
 static void timer_pump_cb(uv_timer_t *t)
 {
-	struct pipeline *p = t->data;
-	if (p->state == P_RUNNING && !p->failed && !p->fatal && p->front_state == F_COLLECTING && p->front->n > 0)
-		batch_run(p); /* lingered long enough */
-	else
-		pipeline_pump(p);
+	pipeline_pump(t->data);
 }
 
 /*
- * Polls the consumer into the front batch and runs it when it is full, when
- * the Kafka stage is free (nothing gains from waiting: this is what makes the
- * batch size follow the load), or when the linger timer fires. While stopping
- * it takes no new work: it finishes what was collected, then leaves.
+ * Polls the consumer into the collecting batch (up to BATCH_MAX_MESSAGES),
+ * and hands that batch to the front when the front is free: at once, or when
+ * it is full or BATCH_MAX_WAIT_MS old. While stopping it takes no new work:
+ * it finishes what was collected, then leaves.
  */
 static void pipeline_pump(struct pipeline *p)
 {
-	if (p->state != P_RUNNING || p->front_state != F_COLLECTING || p->failed || p->fatal)
+	if (p->state != P_RUNNING || p->failed || p->fatal)
 		return;
-	struct batch *b = p->front;
-	if (p->stopping) {
-		if (b->n > 0)
-			batch_run(p);
-		else if (!p->tx)
-			pipeline_close(p);
-		return;
-	}
-	while (b->n < (size_t)p->cfg->batch_max_messages && p->state == P_RUNNING) {
+	struct batch *b = p->collect;
+	size_t max = (size_t)p->cfg->batch_max_messages;
+	while (!p->stopping && b->n < max) {
 		rd_kafka_message_t *m = kafka_poll(p->kafka);
 		if (!m)
 			break;
@@ -223,19 +245,25 @@ static void pipeline_pump(struct pipeline *p)
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		if (batch_add(b, m)) {
-			rd_kafka_message_destroy(m);
+		if (batch_take(b, m)) {
 			log_error("out of memory collecting a batch");
-			front_fail(p, "out of memory");
+			pipeline_fail(p, "out of memory collecting a batch");
 			return;
 		}
-		if (b->n == 1 && p->cfg->batch_max_wait_ms > 0)
-			uv_timer_start(&p->timer, timer_pump_cb, (uint64_t)p->cfg->batch_max_wait_ms, 0);
 	}
-	if (p->state != P_RUNNING || p->front_state != F_COLLECTING || p->failed)
-		return; /* a rebalance served by kafka_poll may have dropped the batch */
-	if (b->n > 0 && (b->n >= (size_t)p->cfg->batch_max_messages || p->cfg->batch_max_wait_ms == 0 || !p->tx))
-		batch_run(p);
+	if (p->state != P_RUNNING || p->failed)
+		return; /* kafka_poll served a rebalance or an error */
+	if (p->front) {
+		return; /* the front's batch moves on first, then this one follows */
+	} else if (b->n > 0) {
+		uint64_t wait_ns = (uint64_t)p->cfg->batch_max_wait_ms * 1000000, age = uv_hrtime() - b->first_ns;
+		if (p->stopping || b->n >= max || age >= wait_ns)
+			batch_run(p);
+		else if (!uv_is_active((uv_handle_t *)&p->timer))
+			uv_timer_start(&p->timer, timer_pump_cb, (wait_ns - age) / 1000000 + 1, 0);
+	} else if (p->stopping && !p->tx) {
+		pipeline_close(p);
+	}
 }
 
 static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
@@ -250,10 +278,10 @@ static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
 		break;
 	case KAFKA_REVOKED:
 		/* Offsets of an uncommitted batch were never committed: the new owner replays it. */
-		if (p->front_state == F_COLLECTING && p->front->n > 0) {
+		if (p->collect->n > 0) {
 			log_info("dropping the uncommitted batch of revoked partitions");
 			uv_timer_stop(&p->timer);
-			batch_clear(p->front);
+			batch_clear(p->collect);
 		}
 		break;
 	}
@@ -324,33 +352,17 @@ static void batch_looked_up(struct store *st, const char *err, PGresult **res, v
 static void batch_stored(struct store *st, const char *err, PGresult **res, void *arg);
 static void batch_ready(struct pipeline *p);
 
-/* Decodes every message of the front batch; well-formed comments are looked up before the rules decide them. */
+/* The collected batch becomes the front's: its new comments are looked up before the rules decide them. */
 static void batch_run(struct pipeline *p)
 {
-	struct batch *b = p->front;
+	struct batch *b = p->collect;
 	uv_timer_stop(&p->timer);
+	p->front = b;
 	p->front_state = F_DECIDING;
+	p->collect = batch_spare(p);
 	b->phase_ns[PH_RUN] = uv_hrtime();
-	b->commit_offsets = rd_kafka_topic_partition_list_new((int)b->n);
-	b->first_offsets = rd_kafka_topic_partition_list_new((int)b->n);
 	b->lookup.rate_window_s = p->rules.rate_window_s;
 	b->lookup.duplicate_window_s = p->rules.duplicate_window_s;
-	for (size_t i = 0; i < b->n; i++) {
-		struct slot *s = &b->slots[i];
-		track_offsets(b->commit_offsets, b->first_offsets, s->msg);
-		int rc;
-		if (comment_decode(s->msg->payload, s->msg->len, &s->c, &s->v) == OUTCOME_REJECT) {
-			rc = slot_reject(s);
-		} else {
-			b->lookup_slot[b->lookup.count] = i;
-			rc = text_md5_hex(s->c.body, strlen(s->c.body), s->md5) ||
-			     store_lookup_add(&b->lookup, &s->c, s->md5);
-		}
-		if (rc) {
-			front_fail(p, "out of memory deciding a batch");
-			return;
-		}
-	}
 	if (b->lookup.count == 0)
 		batch_ready(p);
 	else if (store_lookup(p->store, &b->lookup, batch_looked_up) != 0)
@@ -650,7 +662,7 @@ static void batch_account(struct batch *b)
 		/* a phase that did not run (no new comments, nothing to store) shows as 0 */
 		uint64_t look = ph[PH_LOOKED_UP] ? ph[PH_LOOKED_UP] : ph[PH_RUN];
 		uint64_t store = ph[PH_STORED] ? ph[PH_STORED] : look;
-		snprintf(times, sizeof(times), "collect=%.1f decode+lookup=%.1f store=%.1f wait=%.1f kafka=%.1f",
+		snprintf(times, sizeof(times), "collect+decode=%.1f lookup=%.1f rules+store=%.1f wait=%.1f kafka=%.1f",
 			 (double)(ph[PH_RUN] - b->first_ns) / 1e6, (double)(look - ph[PH_RUN]) / 1e6,
 			 (double)(store - look) / 1e6, (double)(ph[PH_TX_START] - store) / 1e6,
 			 (double)(ph[PH_COMMITTED] - ph[PH_TX_START]) / 1e6);
@@ -691,8 +703,7 @@ static void batch_commit(struct pipeline *p)
 	struct batch *b = p->front;
 	b->phase_ns[PH_TX_START] = uv_hrtime();
 	p->tx = b;
-	p->front = b == &p->batches[0] ? &p->batches[1] : &p->batches[0]; /* cleared when its commit ended */
-	p->front_state = F_COLLECTING;
+	p->front = NULL;
 	b->work.data = b;
 	uv_queue_work(p->loop, &b->work, commit_work, batch_committed);
 }
@@ -713,12 +724,12 @@ static void pipeline_settle(struct pipeline *p)
 {
 	if (p->state != P_RUNNING)
 		return;
-	int busy = p->tx || p->front_state == F_DECIDING;
+	int busy = p->tx || (p->front && p->front_state == F_DECIDING);
 	if (p->fatal) {
 		if (!busy) {
-			batch_clear(&p->batches[0]);
-			batch_clear(&p->batches[1]);
-			p->front_state = F_COLLECTING;
+			for (int i = 0; i < 3; i++)
+				batch_clear(&p->batches[i]);
+			p->front = NULL;
 			pipeline_close(p);
 		}
 		return;
@@ -728,7 +739,7 @@ static void pipeline_settle(struct pipeline *p)
 			pipeline_rewind(p);
 		return;
 	}
-	if (p->front_state == F_WAITING && !p->tx)
+	if (p->front && p->front_state == F_WAITING && !p->tx)
 		batch_commit(p);
 	pipeline_pump(p);
 }
@@ -748,7 +759,7 @@ static void pipeline_fail(struct pipeline *p, const char *why)
 /* The front batch's step failed (or found the pipeline failed): the step is over, the batch stays for its offsets. */
 static void front_fail(struct pipeline *p, const char *why)
 {
-	p->front_state = F_COLLECTING;
+	p->front_state = F_FAILED;
 	pipeline_fail(p, why);
 }
 
@@ -765,10 +776,10 @@ static void rewound(uv_work_t *w, int status)
 	struct pipeline *p = w->data;
 	rd_kafka_topic_partition_list_destroy(p->rewind_offsets);
 	p->rewind_offsets = NULL;
-	batch_clear(&p->batches[0]);
-	batch_clear(&p->batches[1]);
+	for (int i = 0; i < 3; i++)
+		batch_clear(&p->batches[i]);
+	p->front = NULL;
 	p->failed = 0;
-	p->front_state = F_COLLECTING;
 	p->state = P_RUNNING;
 	if (p->stopping)
 		pipeline_close(p);
@@ -776,12 +787,13 @@ static void rewound(uv_work_t *w, int status)
 		uv_timer_start(&p->timer, timer_pump_cb, RETRY_DELAY_MS, 0);
 }
 
-/* Drops both batches and moves the consumer back to their first offsets, so that they are consumed again. */
+/* Drops every batch and moves the consumer back to their first offsets, so that they are consumed again. */
 static void pipeline_rewind(struct pipeline *p)
 {
 	p->state = P_REWINDING;
+	uv_timer_stop(&p->timer);
 	p->rewind_offsets = rd_kafka_topic_partition_list_new(8);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		struct batch *b = &p->batches[i];
 		for (size_t j = 0; j < b->n; j++)
 			track_offsets(NULL, p->rewind_offsets, b->slots[j].msg);
@@ -806,7 +818,6 @@ static void init_done(uv_work_t *w, int status)
 	if (p->work_result == 0) {
 		log_info("kafka transactions initialized", "transactional_id", p->cfg->transactional_id);
 		p->state = P_RUNNING;
-		p->front_state = F_COLLECTING;
 		if (p->stopping)
 			pipeline_close(p);
 		else
@@ -864,10 +875,9 @@ void pipeline_stop(struct pipeline *p, int status)
 	p->stopping = 1;
 	if (p->state != P_RUNNING)
 		return; /* the step in flight ends in pipeline_close */
-	if (p->front_state == F_COLLECTING && p->front->n > 0 &&
-	    (p->fatal || p->fault_paused || !store_is_ready(p->store))) {
+	if (p->collect->n > 0 && (p->fatal || p->fault_paused || !store_is_ready(p->store))) {
 		uv_timer_stop(&p->timer); /* it cannot be finished: its offsets were never committed */
-		batch_clear(p->front);
+		batch_clear(p->collect);
 	}
 	pipeline_settle(p); /* the batches in flight finish, then pipeline_close */
 }
@@ -885,8 +895,9 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	p->arg = arg;
 	uv_timer_init(loop, &p->timer);
 	p->timer.data = p;
-	p->batches[0].p = p->batches[1].p = p;
-	p->front = &p->batches[0];
+	for (int i = 0; i < 3; i++)
+		p->batches[i].p = p;
+	p->collect = &p->batches[0];
 	p->kafka = kafka_create(loop, cfg, kafka_event, p, err, errlen);
 	if (!p->kafka)
 		return NULL; /* the caller exits */
@@ -937,8 +948,8 @@ void pipeline_set_rules(struct pipeline *p, const struct rules *rules)
 
 void pipeline_free(struct pipeline *p)
 {
-	batch_free(&p->batches[0]);
-	batch_free(&p->batches[1]);
+	for (int i = 0; i < 3; i++)
+		batch_free(&p->batches[i]);
 	rules_free(&p->rules);
 	kafka_close(p->kafka);
 	uv_close((uv_handle_t *)&p->timer, timer_closed);

@@ -53,7 +53,7 @@ static void test_defaults_with_empty_env(void **state)
 	assert_string_equal(cfg.database_url, "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest");
 	assert_string_equal(cfg.http_addr, "0.0.0.0");
 	assert_int_equal(cfg.http_port, 8080);
-	assert_int_equal(cfg.batch_max_messages, 500);
+	assert_int_equal(cfg.batch_max_messages, 1000);
 	assert_int_equal(cfg.batch_max_wait_ms, 0);
 	assert_int_equal(cfg.session_timeout_ms, 45000);
 	assert_int_equal(cfg.transaction_timeout_ms, 60000);

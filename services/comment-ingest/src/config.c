@@ -29,7 +29,7 @@ static const struct var_doc vars[] = {
 	{"DATABASE_URL", CONFIG_DEFAULT_DATABASE_URL, "PostgreSQL connection URI (password never logged)"},
 	{"HTTP_ADDR", "0.0.0.0", "health endpoint address"},
 	{"HTTP_PORT", "8080", "health endpoint port (/healthz, /readyz, /metrics)"},
-	{"BATCH_MAX_MESSAGES", "500", "messages per batch (1-100000)"},
+	{"BATCH_MAX_MESSAGES", "1000", "messages per batch (1-100000)"},
 	{"BATCH_MAX_WAIT_MS", "0", "how long a batch may keep filling once the pipeline can take it, in ms; 0: at once (0-60000)"},
 	{"KAFKA_SESSION_TIMEOUT_MS", "45000", "how long the group waits for a crashed instance (6000-300000)"},
 	{"KAFKA_TRANSACTION_TIMEOUT_MS", "60000", "a batch's Kafka transaction; deliveries give up 5 s before it (10000-900000)"},
@@ -95,7 +95,7 @@ int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errl
 	    take_string(&cfg->database_url, get, "DATABASE_URL", CONFIG_DEFAULT_DATABASE_URL, err, errlen) ||
 	    take_string(&cfg->http_addr, get, "HTTP_ADDR", "0.0.0.0", err, errlen) ||
 	    take_int(&cfg->http_port, get, "HTTP_PORT", 8080, 1, 65535, err, errlen) ||
-	    take_int(&cfg->batch_max_messages, get, "BATCH_MAX_MESSAGES", 500, 1, 100000, err, errlen) ||
+	    take_int(&cfg->batch_max_messages, get, "BATCH_MAX_MESSAGES", 1000, 1, 100000, err, errlen) ||
 	    take_int(&cfg->batch_max_wait_ms, get, "BATCH_MAX_WAIT_MS", 0, 0, 60000, err, errlen) ||
 	    take_int(&cfg->session_timeout_ms, get, "KAFKA_SESSION_TIMEOUT_MS", 45000, 6000, 300000, err, errlen) ||
 	    take_int(&cfg->transaction_timeout_ms, get, "KAFKA_TRANSACTION_TIMEOUT_MS", 60000, 10000, 900000, err,

@@ -32,6 +32,7 @@ struct kafka {
 	void *arg;
 	int assigned;
 	int paused;
+	int revoke_pending; /* revoked; released by kafka_revoke_done() */
 	atomic_int closing;
 	atomic_int consumer_up;
 	atomic_int producer_up;
@@ -94,12 +95,26 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic
 		if (!atomic_load(&k->closing))
 			k->cb(k, KAFKA_ASSIGNED, k->arg);
 	} else {
-		if (!atomic_load(&k->closing))
-			k->cb(k, KAFKA_REVOKED, k->arg);
-		rd_kafka_assign(rk, NULL);
 		k->assigned = 0;
 		log_info("partitions revoked");
+		if (atomic_load(&k->closing)) {
+			rd_kafka_assign(rk, NULL);
+			return;
+		}
+		/* The group waits for kafka_revoke_done(): the batches in flight commit first, with
+		 * offsets of the generation that read them. */
+		k->revoke_pending = 1;
+		k->cb(k, KAFKA_REVOKED, k->arg);
 	}
+}
+
+void kafka_revoke_done(struct kafka *k)
+{
+	if (!k->revoke_pending)
+		return;
+	k->revoke_pending = 0;
+	rd_kafka_assign(k->consumer, NULL);
+	log_info("partitions released");
 }
 
 /* ---- event fds on the loop ------------------------------------------------------------------ */
@@ -193,7 +208,7 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 		"auto.offset.reset", "earliest",
 		"partition.assignment.strategy", "range,roundrobin",
 		/* Fetch ahead a few batches, not librdkafka's default 64 MiB per instance: bounds RSS. */
-		"queued.max.messages.kbytes", "8192",
+		"queued.max.messages.kbytes", "4096",
 		NULL,
 	};
 	char session[16];

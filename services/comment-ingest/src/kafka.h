@@ -13,7 +13,8 @@ struct kafka;
 enum kafka_event {
 	KAFKA_READABLE,  /* the consumer queue has something: call kafka_poll() */
 	KAFKA_ASSIGNED,  /* partitions were assigned (count in kafka_assigned()) */
-	KAFKA_REVOKED,   /* partitions were revoked: drop any uncommitted batch */
+	KAFKA_REVOKED,   /* partitions are revoked: poll no more, finish the batches in flight, then
+			    call kafka_revoke_done() */
 };
 
 typedef void (*kafka_event_cb)(struct kafka *k, enum kafka_event ev, void *arg);
@@ -54,6 +55,12 @@ rd_kafka_message_t *kafka_poll(struct kafka *k);
  */
 enum kafka_tx_result kafka_commit(struct kafka *k, const struct kafka_out *out, size_t n,
 				  rd_kafka_topic_partition_list_t *offsets, char *err, size_t errlen);
+
+/*
+ * Loop thread: releases revoked partitions (after KAFKA_REVOKED) so that the
+ * rebalance goes on. Until then the group waits (up to max.poll.interval.ms).
+ */
+void kafka_revoke_done(struct kafka *k);
 
 /* Blocking (run off the loop): moves the consumer back to the given offsets. */
 int kafka_rewind(struct kafka *k, rd_kafka_topic_partition_list_t *offsets);

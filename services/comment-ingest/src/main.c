@@ -1,4 +1,5 @@
 /* main.c - comment-ingest: configuration, start-up, signals and an orderly shutdown around one libuv loop. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,10 @@ int main(int argc, char **argv)
 {
 	struct app app = {0};
 	char err[512];
+	/* Two malloc arenas, not eight per core: a batch's memory is allocated on the loop, its events
+	 * in a worker, and librdkafka's in its own threads; more arenas only hold on to freed memory
+	 * (make bench: peak RSS 67 -> 57 MiB, same throughput). */
+	mallopt(M_ARENA_MAX, 2);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage();

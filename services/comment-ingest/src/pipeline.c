@@ -2,10 +2,10 @@
  *
  * Three stages, each holding at most one batch, read top-down:
  *   collecting
- *     pipeline_pump      poll the consumer; batch_take decodes, normalizes and validates each message
+ *     pipeline_pump      poll the consumer; batch_take decodes, normalizes, validates and triages each message
  *   deciding (the front)
  *     batch_run          the collected batch moves on as soon as the front is free
- *     batch_looked_up    known comment_ids are replays or duplicates; the rules decide the new ones
+ *     batch_looked_up    known comment_ids are replays or duplicates; history rules finish the new ones
  *     batch_stored       PostgreSQL committed: match rows (new, replay or duplicate)
  *   committing
  *     batch_commit       off the loop: build the events from the stored rows, then one Kafka
@@ -53,14 +53,20 @@ enum slot_result { RES_PENDING, RES_PUBLISHED, RES_HELD, RES_REJECTED, RES_DUPLI
 
 /* One consumed message and what became of it. */
 struct slot {
-	rd_kafka_message_t *msg;
+	int32_t partition; /* where the message was read from (of cfg->topic_submitted) */
+	int64_t offset;
+	char *payload;     /* a copy of the message's value: a rejection carries it */
+	size_t len;
+	char *key;         /* a copy of the message's key, to key a rejection that has no article_id */
+	size_t key_len;
 	struct comment c;
 	struct verdict v;
 	enum slot_result result;
 	int replay;
 	int is_new;      /* not stored before this batch (from the lookup) */
 	char md5[33];    /* fingerprint of the normalized body */
-	int row;         /* its stored row in the batch's rows_res (published or held), or -1 */
+	int row;         /* its stored row in the batch's rows_res[row_res] (published or held), or -1 */
+	int row_res;
 	char *event;     /* output value, or NULL */
 	char *event_key; /* article_id of a stored comment */
 };
@@ -77,7 +83,7 @@ struct batch {
 	struct store_lookup lookup;
 	size_t *lookup_slot; /* lookup row -> slot index */
 	struct store_rows rows;
-	PGresult *rows_res; /* the stored rows its events are built from, off the loop */
+	PGresult *rows_res[2]; /* the stored rows its events are built from, off the loop */
 	struct kafka_out *out;
 	size_t nout;
 	rd_kafka_topic_partition_list_t *commit_offsets; /* next offset per partition */
@@ -99,6 +105,7 @@ struct pipeline {
 	int fault_paused;
 	int failed; /* a batch failed: rewind once neither stage is busy */
 	int fatal;  /* the producer cannot go on: close once neither stage is busy */
+	int revoking; /* partitions are revoked: poll no more; release them once no batch is in flight */
 	pipeline_stopped_cb stopped_cb;
 	void *arg;
 
@@ -119,8 +126,8 @@ static void pipeline_pump(struct pipeline *p);
 static void pipeline_settle(struct pipeline *p);
 static void batch_run(struct pipeline *p);
 static void track_offsets(rd_kafka_topic_partition_list_t *commit, rd_kafka_topic_partition_list_t *first,
-			  const rd_kafka_message_t *m);
-static int slot_reject(struct slot *s);
+			  const char *topic, int32_t partition, int64_t offset);
+static int slot_reject(struct batch *b, struct slot *s);
 static void front_fail(struct pipeline *p, const char *why);
 static void pipeline_fail(struct pipeline *p, const char *why);
 static void pipeline_rewind(struct pipeline *p);
@@ -132,15 +139,18 @@ static void batch_clear(struct batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		struct slot *s = &b->slots[i];
-		rd_kafka_message_destroy(s->msg);
+		free(s->payload);
+		free(s->key);
 		comment_clear(&s->c);
 		free(s->event);
 		free(s->event_key);
 	}
 	b->n = 0;
 	b->nout = 0;
-	PQclear(b->rows_res);
-	b->rows_res = NULL;
+	for (int i = 0; i < 2; i++) {
+		PQclear(b->rows_res[i]);
+		b->rows_res[i] = NULL;
+	}
 	memset(b->phase_ns, 0, sizeof(b->phase_ns));
 	store_lookup_reset(&b->lookup);
 	store_rows_reset(&b->rows);
@@ -165,19 +175,30 @@ static void batch_free(struct batch *b)
 	b->cap = 0;
 }
 
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /*
  * Adds a consumed message to the collecting batch and decodes it at once,
  * while the stages ahead are busy with earlier batches. A well-formed comment
- * joins the batch's lookup; a malformed one is rejected now. Returns 0, or
- * -1 when out of memory (its offset is tracked all the same, for the rewind).
+ * meets the content rules now and joins the batch's lookup (the verdict
+ * counts only if the lookup finds it new); a malformed one is rejected now.
+ * The batch keeps copies of what it needs and destroys m at once: a consumed
+ * message pins its whole fetch response in memory. Returns 0, or -1 when out
+ * of memory (its offset is tracked all the same, for the rewind).
  */
 static int batch_take(struct batch *b, rd_kafka_message_t *m)
 {
+	int rc = -1;
 	if (!b->commit_offsets) {
 		b->commit_offsets = rd_kafka_topic_partition_list_new(8);
 		b->first_offsets = rd_kafka_topic_partition_list_new(8);
 	}
-	track_offsets(b->commit_offsets, b->first_offsets, m);
+	track_offsets(b->commit_offsets, b->first_offsets, b->p->cfg->topic_submitted, m->partition, m->offset);
 	if (b->n == b->cap) {
 		size_t cap = b->cap ? b->cap * 2 : 64;
 		struct slot *ns = realloc(b->slots, cap * sizeof(*ns));
@@ -189,23 +210,43 @@ static int batch_take(struct batch *b, rd_kafka_message_t *m)
 			b->out = no;
 		if (nl)
 			b->lookup_slot = nl;
-		if (!ns || !no || !nl) {
-			rd_kafka_message_destroy(m);
-			return -1;
-		}
+		if (!ns || !no || !nl)
+			goto failed;
 		b->cap = cap;
 	}
 	size_t i = b->n++;
 	struct slot *s = &b->slots[i];
 	memset(s, 0, sizeof(*s));
 	s->row = -1;
-	s->msg = m; /* now owned by the batch */
+	s->partition = m->partition;
+	s->offset = m->offset;
+	s->len = m->len;
+	s->payload = malloc(m->len + 1);
+	if (!s->payload)
+		goto failed;
+	if (m->len)
+		memcpy(s->payload, m->payload, m->len);
+	s->payload[m->len] = '\0';
 	if (b->n == 1)
 		b->first_ns = uv_hrtime();
-	if (comment_decode(m->payload, m->len, &s->c, &s->v) == OUTCOME_REJECT)
-		return slot_reject(s);
-	b->lookup_slot[b->lookup.count] = i;
-	return text_md5_hex(s->c.body, strlen(s->c.body), s->md5) || store_lookup_add(&b->lookup, &s->c, s->md5);
+	if (comment_decode(s->payload, s->len, &s->c, &s->v) == OUTCOME_REJECT) {
+		if (!s->c.article_id && m->key_len) {
+			if (!(s->key = malloc(m->key_len)))
+				goto failed;
+			memcpy(s->key, m->key, m->key_len);
+			s->key_len = m->key_len;
+		}
+		rc = slot_reject(b, s);
+	} else {
+		rules_triage(&b->p->rules, &s->c, now_us(), &s->v);
+		b->lookup_slot[b->lookup.count] = i;
+		rc = text_md5_hex(s->c.body, strlen(s->c.body), s->md5) || store_lookup_add(&b->lookup, &s->c, s->md5)
+			     ? -1
+			     : 0;
+	}
+failed:
+	rd_kafka_message_destroy(m);
+	return rc;
 }
 
 /* The batch that has no stage. */
@@ -226,8 +267,10 @@ static void timer_pump_cb(uv_timer_t *t)
 /*
  * Polls the consumer into the collecting batch (up to BATCH_MAX_MESSAGES),
  * and hands that batch to the front when the front is free: at once, or when
- * it is full or BATCH_MAX_WAIT_MS old. While stopping it takes no new work:
- * it finishes what was collected, then leaves.
+ * it is full or BATCH_MAX_WAIT_MS old. While stopping it takes no new work;
+ * it leaves once no batch is in flight. After a revocation it polls nothing
+ * until the batches in flight have committed, with the offsets of the group
+ * generation that read them; then it releases the partitions.
  */
 static void pipeline_pump(struct pipeline *p)
 {
@@ -235,7 +278,14 @@ static void pipeline_pump(struct pipeline *p)
 		return;
 	struct batch *b = p->collect;
 	size_t max = (size_t)p->cfg->batch_max_messages;
-	while (!p->stopping && b->n < max) {
+again:
+	if (p->revoking) {
+		if (p->front || p->tx)
+			return;
+		p->revoking = 0;
+		kafka_revoke_done(p->kafka);
+	}
+	while (!p->stopping && !p->revoking && b->n < max) {
 		rd_kafka_message_t *m = kafka_poll(p->kafka);
 		if (!m)
 			break;
@@ -252,7 +302,9 @@ static void pipeline_pump(struct pipeline *p)
 		}
 	}
 	if (p->state != P_RUNNING || p->failed)
-		return; /* kafka_poll served a rebalance or an error */
+		return; /* kafka_poll served an error */
+	if (p->revoking)
+		goto again; /* kafka_poll served a revocation */
 	if (p->front) {
 		return; /* the front's batch moves on first, then this one follows */
 	} else if (b->n > 0) {
@@ -277,12 +329,13 @@ static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
 	case KAFKA_ASSIGNED:
 		break;
 	case KAFKA_REVOKED:
-		/* Offsets of an uncommitted batch were never committed: the new owner replays it. */
+		/* What was collected is not stored: its offsets stay where they are, for the new owner. */
 		if (p->collect->n > 0) {
-			log_info("dropping the uncommitted batch of revoked partitions");
+			log_info("dropping the collected batch of revoked partitions");
 			uv_timer_stop(&p->timer);
 			batch_clear(p->collect);
 		}
+		p->revoking = 1; /* pipeline_pump releases the partitions */
 		break;
 	}
 }
@@ -306,43 +359,40 @@ static void store_state(struct store *s, int ready, void *arg)
 
 /* ---- deciding ------------------------------------------------------------------------------- */
 
-/* Records the partition's next offset (commit) and first offset (replay) for m. */
+/* Records the partition's next offset (commit) and first offset (replay) for a message. */
 static void track_offsets(rd_kafka_topic_partition_list_t *commit, rd_kafka_topic_partition_list_t *first,
-			  const rd_kafka_message_t *m)
+			  const char *topic, int32_t partition, int64_t offset)
 {
-	const char *topic = rd_kafka_topic_name(m->rkt);
 	if (commit) {
-		rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(commit, topic, m->partition);
+		rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(commit, topic, partition);
 		if (!c)
-			rd_kafka_topic_partition_list_add(commit, topic, m->partition)->offset = m->offset + 1;
-		else if (m->offset + 1 > c->offset)
-			c->offset = m->offset + 1;
+			rd_kafka_topic_partition_list_add(commit, topic, partition)->offset = offset + 1;
+		else if (offset + 1 > c->offset)
+			c->offset = offset + 1;
 	}
-	rd_kafka_topic_partition_t *f = rd_kafka_topic_partition_list_find(first, topic, m->partition);
+	rd_kafka_topic_partition_t *f = rd_kafka_topic_partition_list_find(first, topic, partition);
 	if (!f)
-		rd_kafka_topic_partition_list_add(first, topic, m->partition)->offset = m->offset;
-	else if (m->offset < f->offset)
-		f->offset = m->offset;
+		rd_kafka_topic_partition_list_add(first, topic, partition)->offset = offset;
+	else if (offset < f->offset)
+		f->offset = offset;
 }
 
 /* Rejects a slot with the verdict's reason; its event is built now. */
-static int slot_reject(struct slot *s)
+static int slot_reject(struct batch *b, struct slot *s)
 {
-	const rd_kafka_message_t *m = s->msg;
-	struct source src = {rd_kafka_topic_name(m->rkt), m->partition, m->offset};
+	struct source src = {b->p->cfg->topic_submitted, s->partition, s->offset};
 	s->result = RES_REJECTED;
-	s->event = events_rejected(&src, m->payload, m->len, &s->c, &s->v);
+	s->event = events_rejected(&src, s->payload, s->len, &s->c, &s->v);
 	return s->event ? 0 : -1;
 }
 
 /* Adds a slot's comment to the rows to store, as published or pending with its reasons. */
 static int slot_store(struct batch *b, struct slot *s)
 {
-	const rd_kafka_message_t *m = s->msg;
 	int held = s->v.outcome == OUTCOME_HOLD;
 	char *reasons = held ? events_hold_reasons(&s->v) : NULL;
 	int rc = store_rows_add(&b->rows, &s->c, held ? "pending" : "published", reasons ? reasons : "[]",
-				rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+				b->p->cfg->topic_submitted, s->partition, s->offset);
 	free(reasons);
 	s->result = RES_PENDING;
 	return rc;
@@ -393,17 +443,10 @@ static int batch_stores_id(const struct batch *b, size_t upto)
 	return 0;
 }
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /*
  * A comment_id stored from these coordinates is a replay: it goes through
  * unchanged, whatever the rules say now. From other coordinates it is a
- * duplicate. Only new comments meet the rules and their history.
+ * duplicate. Only new comments get their content verdict and meet the history rules.
  */
 static void batch_looked_up(struct store *st, const char *err, PGresult **res, void *arg)
 {
@@ -415,7 +458,6 @@ static void batch_looked_up(struct store *st, const char *err, PGresult **res, v
 		return;
 	}
 	PGresult *r = res[0];
-	int64_t now = now_us();
 	b->phase_ns[PH_LOOKED_UP] = uv_hrtime();
 	if (PQntuples(r) != b->lookup.count) {
 		front_fail(p, "lookup returned the wrong number of rows");
@@ -425,9 +467,9 @@ static void batch_looked_up(struct store *st, const char *err, PGresult **res, v
 		struct slot *s = &b->slots[b->lookup_slot[k]];
 		int rc;
 		if (!PQgetisnull(r, k, LKO_SOURCE_TOPIC)) {
-			int same = strcmp(PQgetvalue(r, k, LKO_SOURCE_TOPIC), rd_kafka_topic_name(s->msg->rkt)) == 0 &&
-				   strtol(PQgetvalue(r, k, LKO_SOURCE_PARTITION), NULL, 10) == s->msg->partition &&
-				   strtoll(PQgetvalue(r, k, LKO_SOURCE_OFFSET), NULL, 10) == s->msg->offset;
+			int same = strcmp(PQgetvalue(r, k, LKO_SOURCE_TOPIC), p->cfg->topic_submitted) == 0 &&
+				   strtol(PQgetvalue(r, k, LKO_SOURCE_PARTITION), NULL, 10) == s->partition &&
+				   strtoll(PQgetvalue(r, k, LKO_SOURCE_OFFSET), NULL, 10) == s->offset;
 			if (!same) {
 				s->result = RES_DUPLICATE;
 				continue;
@@ -443,9 +485,8 @@ static void batch_looked_up(struct store *st, const char *err, PGresult **res, v
 				.duplicate_content = PQgetvalue(r, k, LKO_DUPLICATE_CONTENT)[0] == 't',
 			};
 			batch_history(b, b->lookup_slot[k], &h);
-			rules_triage(&p->rules, &s->c, now, &s->v);
 			if (rules_apply_history(&p->rules, &h, &s->v) == OUTCOME_REJECT) {
-				rc = slot_reject(s);
+				rc = slot_reject(b, s);
 			} else {
 				s->is_new = 1;
 				rc = slot_store(b, s);
@@ -530,23 +571,23 @@ static void row_to_stored(PGresult *r, int i, struct stored_comment *sc)
 }
 
 /*
- * PostgreSQL committed. For each comment: the stored row came from this
- * message's coordinates (inserted now, or a replay of an earlier attempt)
- * -> its event will be built from the row; from other coordinates -> duplicate.
+ * PostgreSQL committed. For each comment: inserted now -> its event will be
+ * built from the row; stored before from this message's coordinates -> a
+ * replay, the same; from other coordinates -> a duplicate.
  */
 static void batch_stored(struct store *st, const char *err, PGresult **res, void *arg)
 {
 	(void)st;
 	struct pipeline *p = arg;
 	struct batch *b = p->front;
-	struct row_index stored = {0}, fresh = {0};
+	struct row_index fresh = {0}, earlier = {0};
 	if (err || p->failed || p->fatal) {
 		front_fail(p, err ? err : "an earlier batch failed");
 		return;
 	}
-	PGresult *inserted = res[0], *rows = res[1];
+	PGresult *inserted = res[0], *before = res[1];
 	b->phase_ns[PH_STORED] = uv_hrtime();
-	if (index_build(&stored, rows, OUT_COMMENT_ID) || index_build(&fresh, inserted, 0)) {
+	if (index_build(&fresh, inserted, OUT_COMMENT_ID) || index_build(&earlier, before, OUT_COMMENT_ID)) {
 		err = "out of memory matching rows";
 		goto failed;
 	}
@@ -554,31 +595,39 @@ static void batch_stored(struct store *st, const char *err, PGresult **res, void
 		struct slot *s = &b->slots[i];
 		if (s->result != RES_PENDING)
 			continue;
-		int r = index_find(&stored, s->c.comment_id);
+		PGresult *rows = inserted;
+		int r = index_find(&fresh, s->c.comment_id);
 		if (r < 0) {
-			err = "a stored comment was not found";
-			goto failed;
-		}
-		if (strtol(PQgetvalue(rows, r, OUT_SOURCE_PARTITION), NULL, 10) != s->msg->partition ||
-		    strtoll(PQgetvalue(rows, r, OUT_SOURCE_OFFSET), NULL, 10) != s->msg->offset ||
-		    strcmp(PQgetvalue(rows, r, OUT_SOURCE_TOPIC), rd_kafka_topic_name(s->msg->rkt)) != 0) {
-			s->result = RES_DUPLICATE;
-			continue;
+			rows = before;
+			r = index_find(&earlier, s->c.comment_id);
+			if (r < 0) {
+				err = "a stored comment was not found";
+				goto failed;
+			}
+			if (strtol(PQgetvalue(rows, r, OUT_SOURCE_PARTITION), NULL, 10) != s->partition ||
+			    strtoll(PQgetvalue(rows, r, OUT_SOURCE_OFFSET), NULL, 10) != s->offset ||
+			    strcmp(PQgetvalue(rows, r, OUT_SOURCE_TOPIC), p->cfg->topic_submitted) != 0) {
+				s->result = RES_DUPLICATE;
+				continue;
+			}
+			s->replay = 1;
 		}
 		s->row = r;
+		s->row_res = rows == inserted ? 0 : 1;
 		s->result = strcmp(PQgetvalue(rows, r, OUT_STATUS), "pending") == 0 ? RES_HELD : RES_PUBLISHED;
-		s->replay = index_find(&fresh, s->c.comment_id) < 0;
 	}
-	free(stored.order);
 	free(fresh.order);
-	b->rows_res = rows;
-	res[1] = NULL; /* now owned by the batch: its events are built off the loop */
+	free(earlier.order);
+	for (int i = 0; i < 2; i++) {
+		b->rows_res[i] = res[i];
+		res[i] = NULL; /* now owned by the batch: its events are built off the loop */
+	}
 	batch_ready(p);
 	return;
 
 failed:
-	free(stored.order);
 	free(fresh.order);
+	free(earlier.order);
 	front_fail(p, err);
 }
 
@@ -602,7 +651,7 @@ static void commit_work(uv_work_t *w)
 		if (s->row >= 0) {
 			struct stored_comment sc;
 			int held;
-			row_to_stored(b->rows_res, s->row, &sc);
+			row_to_stored(b->rows_res[s->row_res], s->row, &sc);
 			s->event = events_stored(&sc, &held);
 			s->event_key = strdup(sc.article_id);
 			if (!s->event || !s->event_key) {
@@ -618,8 +667,8 @@ static void commit_work(uv_work_t *w)
 		o->value_len = strlen(s->event);
 		if (s->result == RES_REJECTED) {
 			o->topic = cfg->topic_rejected;
-			o->key = s->c.article_id ? s->c.article_id : s->msg->key;
-			o->key_len = s->c.article_id ? strlen(s->c.article_id) : s->msg->key_len;
+			o->key = s->c.article_id ? s->c.article_id : s->key;
+			o->key_len = s->c.article_id ? strlen(s->c.article_id) : s->key_len;
 		} else {
 			o->topic = s->result == RES_HELD ? cfg->topic_moderation : cfg->topic_published;
 			o->key = s->event_key;
@@ -646,7 +695,7 @@ static void batch_account(struct batch *b)
 		if (log_enabled(LOG_DEBUG)) {
 			static const char *names[] = {"pending", "published", "held", "rejected", "duplicate"};
 			char coords[64];
-			snprintf(coords, sizeof(coords), "%d/%lld", (int)s->msg->partition, (long long)s->msg->offset);
+			snprintf(coords, sizeof(coords), "%d/%lld", (int)s->partition, (long long)s->offset);
 			log_debug("decided", "outcome", names[s->result], "comment_id", s->c.comment_id, "source", coords,
 				  "reason", s->result == RES_REJECTED ? reason_code(s->v.reject) : NULL, "replay",
 				  s->replay ? "true" : "false");
@@ -796,7 +845,8 @@ static void pipeline_rewind(struct pipeline *p)
 	for (int i = 0; i < 3; i++) {
 		struct batch *b = &p->batches[i];
 		for (size_t j = 0; j < b->n; j++)
-			track_offsets(NULL, p->rewind_offsets, b->slots[j].msg);
+			track_offsets(NULL, p->rewind_offsets, p->cfg->topic_submitted, b->slots[j].partition,
+				      b->slots[j].offset);
 	}
 	p->work.data = p;
 	uv_queue_work(p->loop, &p->work, rewind_work, rewound);
@@ -863,6 +913,10 @@ static void pipeline_close(struct pipeline *p)
 		return;
 	p->state = P_CLOSING;
 	uv_timer_stop(&p->timer);
+	if (p->revoking) {
+		p->revoking = 0;
+		kafka_revoke_done(p->kafka);
+	}
 	kafka_unwatch(p->kafka);
 	p->work.data = p;
 	uv_queue_work(p->loop, &p->work, shutdown_work, shutdown_done);
@@ -875,10 +929,9 @@ void pipeline_stop(struct pipeline *p, int status)
 	p->stopping = 1;
 	if (p->state != P_RUNNING)
 		return; /* the step in flight ends in pipeline_close */
-	if (p->collect->n > 0 && (p->fatal || p->fault_paused || !store_is_ready(p->store))) {
-		uv_timer_stop(&p->timer); /* it cannot be finished: its offsets were never committed */
-		batch_clear(p->collect);
-	}
+	/* What was collected is not stored yet: drop it, its offsets stay for the next owner. */
+	uv_timer_stop(&p->timer);
+	batch_clear(p->collect);
 	pipeline_settle(p); /* the batches in flight finish, then pipeline_close */
 }
 

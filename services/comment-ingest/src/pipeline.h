@@ -27,7 +27,10 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 /* Starts: initializes transactions off the loop, then consumes. */
 void pipeline_start(struct pipeline *p);
 
-/* Finishes the batch in flight, leaves the group, and then calls stopped_cb. Idempotent. */
+/*
+ * Finishes the batches in flight (storing, committing), drops the one only
+ * collected, leaves the group, and then calls stopped_cb. Idempotent.
+ */
 void pipeline_stop(struct pipeline *p, int status);
 
 /* Replaces the rules (ownership moves as in pipeline_create); the next batch uses them. */

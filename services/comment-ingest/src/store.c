@@ -13,12 +13,20 @@
 #define BACKOFF_MAX_MS 5000
 #define MIGRATION_LOCK_KEY 0x636f6d6d /* "comm" */
 
+/* A stored row as events are built from it: the columns of enum store_out. */
+#define OUT_COLUMNS                                                                                \
+	"comment_id::text, article_id, author_id, author_display_name, parent_id::text, body, status," \
+	" reasons::text,"                                                                              \
+	" to_char(submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"             \
+	" to_char(accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"              \
+	" source_topic, source_partition, source_offset"
+
 static const char insert_sql[] =
 	"INSERT INTO comments (comment_id, article_id, author_id, author_display_name, parent_id, body,"
 	" status, reasons, submitted_at, source_topic, source_partition, source_offset)"
 	" SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[],"
 	" $7::text[], $8::jsonb[], $9::timestamptz[], $10::text[], $11::int[], $12::bigint[])"
-	" ON CONFLICT (comment_id) DO NOTHING RETURNING comment_id::text";
+	" ON CONFLICT (comment_id) DO NOTHING RETURNING " OUT_COLUMNS;
 
 /*
  * One row per new comment, in input order: where its comment_id is stored
@@ -38,14 +46,15 @@ static const char lookup_sql[] =
 	" LEFT JOIN comments c ON c.comment_id = i.comment_id"
 	" ORDER BY i.ord";
 
-/* A separate statement, so that it sees rows that a concurrent transaction committed meanwhile. */
+/*
+ * The rows the insert skipped, stored before this transaction: replays, and
+ * comments another instance stored since the lookup. A separate statement,
+ * so that it sees rows that a concurrent transaction committed meanwhile;
+ * the rows this transaction inserted (its own xmin) came back from the insert.
+ */
 static const char select_sql[] =
-	"SELECT comment_id::text, article_id, author_id, author_display_name, parent_id::text, body, status,"
-	" reasons::text,"
-	" to_char(submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-	" to_char(accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
-	" source_topic, source_partition, source_offset"
-	" FROM comments WHERE comment_id = ANY($1::uuid[])";
+	"SELECT " OUT_COLUMNS " FROM comments"
+	" WHERE comment_id = ANY($1::uuid[]) AND xmin <> pg_current_xact_id()::xid";
 
 enum store_state {
 	ST_DOWN,       /* waiting for the reconnect timer */

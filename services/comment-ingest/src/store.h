@@ -40,7 +40,7 @@ struct store_lookup {
 enum lookup_out { LKO_ORD, LKO_SOURCE_TOPIC, LKO_SOURCE_PARTITION, LKO_SOURCE_OFFSET, LKO_AUTHOR_HAS_COMMENTS,
 		  LKO_AUTHOR_RECENT, LKO_DUPLICATE_CONTENT };
 
-/* Columns of the rows that the batch statement returns (see store.c). */
+/* Columns of the rows that the batch statements return (OUT_COLUMNS in store.c). */
 enum store_out {
 	OUT_COMMENT_ID, OUT_ARTICLE_ID, OUT_AUTHOR_ID, OUT_DISPLAY_NAME, OUT_PARENT_ID, OUT_BODY,
 	OUT_STATUS, OUT_REASONS, OUT_SUBMITTED_AT, OUT_ACCEPTED_AT, OUT_SOURCE_TOPIC,
@@ -87,9 +87,9 @@ int store_lookup(struct store *s, struct store_lookup *l, store_done_cb done_cb)
 
 /*
  * Runs one transaction: insert the rows (skipping comment_ids already
- * stored), then read back every row of those comment_ids, in one round trip.
- * res[0] holds the comment_ids inserted now; res[1] every stored row of the
- * batch's comment_ids (enum store_out), inserted now or before. Returns as
+ * stored), then read back the rows of the comment_ids it skipped, in one
+ * round trip. res[0] holds the rows inserted now and res[1] the rows of the
+ * batch's comment_ids stored before (both enum store_out). Returns as
  * store_lookup.
  */
 int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb);

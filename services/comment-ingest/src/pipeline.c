@@ -304,17 +304,20 @@ again:
 		return; /* kafka_poll served an error */
 	if (p->revoking)
 		goto again; /* kafka_poll served a revocation */
-	if (p->front) {
+	if (p->front)
 		return; /* the front's batch moves on first, then this one follows */
-	} else if (b->n > 0) {
-		uint64_t wait_ns = (uint64_t)p->cfg->batch_max_wait_ms * 1000000, age = uv_hrtime() - b->first_ns;
-		if (p->stopping || b->n >= max || age >= wait_ns)
-			batch_run(p);
-		else if (!uv_is_active((uv_handle_t *)&p->timer))
-			uv_timer_start(&p->timer, timer_pump_cb, (wait_ns - age) / 1000000 + 1, 0);
-	} else if (p->stopping && !p->tx) {
-		pipeline_close(p);
+	if (b->n == 0) {
+		if (p->stopping && !p->tx)
+			pipeline_close(p);
+		return;
 	}
+	if (!store_is_ready(p->store))
+		return; /* store_state pumps once PostgreSQL is ready */
+	uint64_t wait_ns = (uint64_t)p->cfg->batch_max_wait_ms * 1000000, age = uv_hrtime() - b->first_ns;
+	if (p->stopping || b->n >= max || age >= wait_ns)
+		batch_run(p);
+	else if (!uv_is_active((uv_handle_t *)&p->timer))
+		uv_timer_start(&p->timer, timer_pump_cb, (wait_ns - age) / 1000000 + 1, 0);
 }
 
 static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
@@ -350,9 +353,10 @@ static void store_state(struct store *s, int ready, void *arg)
 	} else if (ready && p->fault_paused) {
 		p->fault_paused = 0;
 		kafka_pause(p->kafka, 0);
-		pipeline_pump(p);
 	}
-	if (!ready)
+	if (ready)
+		pipeline_pump(p); /* a batch may be waiting for PostgreSQL */
+	else
 		metrics.pg_reconnects++;
 }
 

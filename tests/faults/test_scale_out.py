@@ -27,6 +27,30 @@ def owners(instances) -> dict:
     return {p: sorted(v) for p, v in sorted(out.items())}
 
 
+def revocations(instances) -> tuple[int, int, list[str]]:
+    """From the logs: (revocations, those during which batches in flight committed before the
+    partitions were released, problems). A revoked instance must release its partitions before it
+    is assigned any again: "partitions released" comes between "revoked" and the next "assigned"."""
+    total, waited, problems = 0, 0, []
+    for svc in instances:
+        state, committed = None, 0
+        for line in svc.log_lines():
+            msg = line.get("msg")
+            if msg == "partitions revoked":
+                total += 1
+                state, committed = "revoked", 0
+            elif msg == "batch committed" and state == "revoked":
+                committed += 1
+            elif msg == "partitions released" and state == "revoked":
+                waited += committed > 0
+                state = "released"
+            elif msg == "partitions assigned":
+                if state == "revoked":
+                    problems.append(f"{svc.name}: assigned again at {line.get('ts')} before releasing")
+                state = None
+    return total, waited, problems
+
+
 def test_instances_join_and_leave(fresh_topics, kafka_bootstrap, database_url, scale, instances, record, rng):
     t0 = time.monotonic()
     rand, seed = rng
@@ -83,13 +107,16 @@ def test_instances_join_and_leave(fresh_topics, kafka_bootstrap, database_url, s
         leave(s)
     who = owners(instances)
     moved = [p for p, names in who.items() if len(names) > 1]
+    revoked, waited, order_problems = revocations(instances)
     res.update({"seed": seed, "instances": len(instances), "stops": stops, "partition_owners": who,
-                "partitions_moved": len(moved),
+                "partitions_moved": len(moved), "revocations": revoked,
+                "revocations_that_waited_for_batches_in_flight": waited,
                 "replayed_by_survivors": sum(faults.metric(m, "comment_ingest_replayed_total") for m in ms),
                 "tx_aborts_by_survivors": sum(faults.metric(m, "comment_ingest_transaction_aborts_total") for m in ms)})
     failures += faults.clean_failures(res)
     if not moved:
         failures.append(f"no partition moved between instances: {who}")
+    failures += order_problems
     for svc in instances:
         if svc.sanitizer_findings():
             failures.append(f"{svc.name}: sanitizer: {svc.sanitizer_findings()[:3]}")

@@ -64,8 +64,8 @@ struct slot {
 	enum slot_result result;
 	int replay;
 	char md5[33];    /* fingerprint of the normalized body */
-	int row;         /* its stored row in the batch's rows_res[row_res] (published or held), or -1 */
-	int row_res;
+	PGresult *rows;  /* one of the batch's rows_res, holding its stored row (published or held), or NULL */
+	int row;
 	char *event;     /* output value, or NULL */
 	char *event_key; /* article_id of a stored comment */
 };
@@ -216,7 +216,6 @@ static int batch_take(struct batch *b, rd_kafka_message_t *m)
 	size_t i = b->n++;
 	struct slot *s = &b->slots[i];
 	memset(s, 0, sizeof(*s));
-	s->row = -1;
 	s->partition = m->partition;
 	s->offset = m->offset;
 	s->len = m->len;
@@ -254,6 +253,14 @@ static struct batch *batch_spare(struct pipeline *p)
 	for (int i = 0;; i++)
 		if (&p->batches[i] != p->collect && &p->batches[i] != p->front && &p->batches[i] != p->tx)
 			return &p->batches[i];
+}
+
+/* Drops every batch: after a rewind, or when the producer cannot go on. */
+static void pipeline_drop_batches(struct pipeline *p)
+{
+	for (int i = 0; i < 3; i++)
+		batch_clear(&p->batches[i]);
+	p->front = NULL;
 }
 
 /* ---- collecting ----------------------------------------------------------------------------- */
@@ -378,6 +385,14 @@ static void track_offsets(rd_kafka_topic_partition_list_t *commit, rd_kafka_topi
 		rd_kafka_topic_partition_list_add(first, topic, partition)->offset = offset;
 	else if (offset < f->offset)
 		f->offset = offset;
+}
+
+/* True when a stored row's source coordinates (as PostgreSQL's text) are this slot's message: a replay. */
+static int slot_is_source(const struct batch *b, const struct slot *s, const char *topic, const char *partition,
+			  const char *offset)
+{
+	return strtol(partition, NULL, 10) == s->partition && strtoll(offset, NULL, 10) == s->offset &&
+	       strcmp(topic, b->p->cfg->topic_submitted) == 0;
 }
 
 /* Rejects a slot with the verdict's reason; its event is built now. */
@@ -530,10 +545,8 @@ static void batch_looked_up(struct store *st, const char *err, PGresult **res, v
 		struct slot *s = &b->slots[b->lookup_slot[k]];
 		int rc;
 		if (!PQgetisnull(r, k, LKO_SOURCE_TOPIC)) {
-			int same = strcmp(PQgetvalue(r, k, LKO_SOURCE_TOPIC), p->cfg->topic_submitted) == 0 &&
-				   strtol(PQgetvalue(r, k, LKO_SOURCE_PARTITION), NULL, 10) == s->partition &&
-				   strtoll(PQgetvalue(r, k, LKO_SOURCE_OFFSET), NULL, 10) == s->offset;
-			if (!same) {
+			if (!slot_is_source(b, s, PQgetvalue(r, k, LKO_SOURCE_TOPIC), PQgetvalue(r, k, LKO_SOURCE_PARTITION),
+					    PQgetvalue(r, k, LKO_SOURCE_OFFSET))) {
 				s->result = RES_DUPLICATE;
 				continue;
 			}
@@ -669,16 +682,15 @@ static void batch_stored(struct store *st, const char *err, PGresult **res, void
 				err = "a stored comment was not found";
 				goto failed;
 			}
-			if (strtol(PQgetvalue(rows, r, OUT_SOURCE_PARTITION), NULL, 10) != s->partition ||
-			    strtoll(PQgetvalue(rows, r, OUT_SOURCE_OFFSET), NULL, 10) != s->offset ||
-			    strcmp(PQgetvalue(rows, r, OUT_SOURCE_TOPIC), p->cfg->topic_submitted) != 0) {
+			if (!slot_is_source(b, s, PQgetvalue(rows, r, OUT_SOURCE_TOPIC),
+					    PQgetvalue(rows, r, OUT_SOURCE_PARTITION), PQgetvalue(rows, r, OUT_SOURCE_OFFSET))) {
 				s->result = RES_DUPLICATE;
 				continue;
 			}
 			s->replay = 1;
 		}
+		s->rows = rows;
 		s->row = r;
-		s->row_res = rows == inserted ? 0 : 1;
 		s->result = strcmp(PQgetvalue(rows, r, OUT_STATUS), "pending") == 0 ? RES_HELD : RES_PUBLISHED;
 	}
 	free(fresh.order);
@@ -713,10 +725,10 @@ static void commit_work(uv_work_t *w)
 	b->nout = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		struct slot *s = &b->slots[i];
-		if (s->row >= 0) {
+		if (s->rows) {
 			struct stored_comment sc;
 			int held;
-			row_to_stored(b->rows_res[s->row_res], s->row, &sc);
+			row_to_stored(s->rows, s->row, &sc);
 			s->event = events_stored(&sc, &held);
 			s->event_key = strdup(sc.article_id);
 			if (!s->event || !s->event_key) {
@@ -841,9 +853,7 @@ static void pipeline_settle(struct pipeline *p)
 	int busy = p->tx || (p->front && p->front_state == F_DECIDING);
 	if (p->fatal) {
 		if (!busy) {
-			for (int i = 0; i < 3; i++)
-				batch_clear(&p->batches[i]);
-			p->front = NULL;
+			pipeline_drop_batches(p);
 			pipeline_close(p);
 		}
 		return;
@@ -890,9 +900,7 @@ static void rewound(uv_work_t *w, int status)
 	struct pipeline *p = w->data;
 	rd_kafka_topic_partition_list_destroy(p->rewind_offsets);
 	p->rewind_offsets = NULL;
-	for (int i = 0; i < 3; i++)
-		batch_clear(&p->batches[i]);
-	p->front = NULL;
+	pipeline_drop_batches(p);
 	p->failed = 0;
 	p->state = P_RUNNING;
 	if (p->stopping)
@@ -908,10 +916,10 @@ static void pipeline_rewind(struct pipeline *p)
 	uv_timer_stop(&p->timer);
 	p->rewind_offsets = rd_kafka_topic_partition_list_new(8);
 	for (int i = 0; i < 3; i++) {
-		struct batch *b = &p->batches[i];
-		for (size_t j = 0; j < b->n; j++)
-			track_offsets(NULL, p->rewind_offsets, p->cfg->topic_submitted, b->slots[j].partition,
-				      b->slots[j].offset);
+		const rd_kafka_topic_partition_list_t *first = p->batches[i].first_offsets;
+		for (int j = 0; first && j < first->cnt; j++)
+			track_offsets(NULL, p->rewind_offsets, first->elems[j].topic, first->elems[j].partition,
+				      first->elems[j].offset);
 	}
 	p->work.data = p;
 	uv_queue_work(p->loop, &p->work, rewind_work, rewound);

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -61,4 +62,60 @@ void log_msg(enum log_level level, const char *msg, ...)
 		free(line);
 	}
 	json_decref(o);
+}
+
+void log_oneline(const char *in, char *out, size_t outlen)
+{
+	size_t n = 0;
+	if (outlen == 0)
+		return;
+	for (const char *p = in ? in : ""; *p && n + 1 < outlen; p++) {
+		if (*p == '\n' || *p == '\r') {
+			while (p[1] == '\n' || p[1] == '\r' || p[1] == '\t' || p[1] == ' ')
+				p++;
+			if (n > 0 && out[n - 1] != ' ')
+				out[n++] = ' ';
+			continue;
+		}
+		out[n++] = *p == '\t' ? ' ' : *p;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	/* A cut inside a multi-byte character drops the character's leading bytes. */
+	size_t lead = n;
+	while (lead > 0 && ((unsigned char)out[lead - 1] & 0xC0) == 0x80)
+		lead--;
+	if (lead > 0 && ((unsigned char)out[lead - 1] & 0x80)) {
+		unsigned char c = (unsigned char)out[lead - 1];
+		size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+		if (n - (lead - 1) < want)
+			n = lead - 1;
+	}
+	out[n] = '\0';
+}
+
+int log_repeat_hit(struct log_repeat *r, const char *what, uint64_t now_ns, uint64_t interval_ns,
+		   uint64_t *repeats)
+{
+	int same = r->total > 0 && strncmp(r->what, what, sizeof(r->what) - 1) == 0;
+	if (r->total == 0)
+		r->since_ns = now_ns;
+	r->total++;
+	if (same && now_ns - r->logged_ns < interval_ns) {
+		r->repeats++;
+		return 0;
+	}
+	*repeats = r->repeats;
+	r->repeats = 0;
+	r->logged_ns = now_ns;
+	snprintf(r->what, sizeof(r->what), "%s", what);
+	return 1;
+}
+
+uint64_t log_repeat_end(struct log_repeat *r, uint64_t now_ns, uint64_t *for_ns)
+{
+	uint64_t total = r->total;
+	*for_ns = total ? now_ns - r->since_ns : 0;
+	memset(r, 0, sizeof(*r));
+	return total;
 }

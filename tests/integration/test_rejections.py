@@ -63,6 +63,9 @@ def build_cases(article_id):
         case("invalid_article_id", "invalid_field", ok(article_id="bad article id!"), key=b"raw-key-article",
              article_id=ANY),
         case("invalid_submitted_at", "invalid_submitted_at", ok(submitted_at="31/01/2026 10:00")),
+        # 128 characters, but 896 bytes: more than the author_id index takes (PostgreSQL used to refuse the row)
+        case("author_id_too_large", "field_too_large",
+             ok(author={"id": "q\u0301\u0302\u0303" * 128, "display_name": "Quick Q"})),
         case("schema_version_2", "unsupported_schema_version", ok(schema_version=2)),
         case("bidi_override", "invalid_text",
              ok(body="This looks harmless but \u202Ereverses the rest of the line for a reader, sneaky.")),

@@ -584,10 +584,11 @@ static void test_stored_body_is_nfc_and_trimmed(void **state)
 
 /* ---- hostile inputs -------------------------------------------------------------------------- */
 
+/* A huge field in an event under COMMENT_PAYLOAD_MAX is read, so the rejection names the comment. */
 static void test_huge_body_rejected(void **state)
 {
 	(void)state;
-	size_t n = 1024 * 1024;
+	size_t n = COMMENT_PAYLOAD_MAX - 4096;
 	char *body = malloc(n + 1);
 	assert_non_null(body);
 	for (size_t i = 0; i < n; i++)
@@ -602,7 +603,7 @@ static void test_huge_body_rejected(void **state)
 	assert_true(strlen(v.detail) < COMMENT_DETAIL_LEN);
 	comment_clear(&c);
 
-	/* 1 MB article_id and comment_id */
+	/* article_id and comment_id of the same size */
 	json_t *ev = base_event();
 	mutate(ev, "article_id", json_string(body));
 	size_t len;
@@ -624,6 +625,78 @@ static void test_huge_body_rejected(void **state)
 	comment_clear(&c);
 	free(p);
 	free(body);
+}
+
+/*
+ * An event over COMMENT_PAYLOAD_MAX is rejected unread (payload_too_large): no
+ * event the rules accept comes near it, and the loop does not parse megabytes.
+ */
+static void test_oversized_event_rejected_unread(void **state)
+{
+	(void)state;
+	size_t n = 1024 * 1024;
+	char *body = malloc(n + 1);
+	assert_non_null(body);
+	for (size_t i = 0; i < n; i++)
+		body[i] = (char)('a' + i % 26);
+	body[n] = '\0';
+	struct comment c;
+	struct verdict v;
+	assert_int_equal(decode_body(body, &c, &v), OUTCOME_REJECT);
+	assert_string_equal(reason_code(v.reject), "payload_too_large");
+	assert_non_null(strstr(v.detail, "at most 262144"));
+	assert_string_equal(c.comment_id, "");
+	assert_null(c.article_id);
+	comment_clear(&c);
+	free(body);
+
+	/* one byte over the limit, and exactly at it */
+	char *p = malloc(COMMENT_PAYLOAD_MAX + 1);
+	assert_non_null(p);
+	memset(p, ' ', COMMENT_PAYLOAD_MAX + 1);
+	p[0] = '{';
+	p[COMMENT_PAYLOAD_MAX - 1] = '}';
+	assert_int_equal(comment_decode(p, COMMENT_PAYLOAD_MAX, &c, &v), OUTCOME_REJECT);
+	assert_string_equal(reason_code(v.reject), "missing_field");
+	comment_clear(&c);
+	assert_int_equal(comment_decode(p, COMMENT_PAYLOAD_MAX + 1, &c, &v), OUTCOME_REJECT);
+	assert_string_equal(reason_code(v.reject), "payload_too_large");
+	comment_clear(&c);
+	free(p);
+}
+
+/* author.id is indexed: more than COMMENT_AUTHOR_ID_MAX_BYTES in UTF-8 is field_too_large, even within 128 characters. */
+static void test_author_id_byte_limit(void **state)
+{
+	(void)state;
+	/* 128 graphemes of q and three combining marks (no precomposed form, 7 bytes each): 896 bytes */
+	char *id = repeat("", "q\xCC\x81\xCC\x82\xCC\x83", 128, "");
+	json_t *ev = base_event();
+	mutate(ev, "author.id", json_string(id));
+	size_t len;
+	char *p = dump(ev, &len);
+	json_decref(ev);
+	struct comment c;
+	struct verdict v;
+	assert_int_equal(comment_decode(p, len, &c, &v), OUTCOME_REJECT);
+	assert_string_equal(reason_code(v.reject), "field_too_large");
+	assert_non_null(strstr(v.detail, "author.id is 896 bytes"));
+	assert_string_equal(c.comment_id, CID);
+	comment_clear(&c);
+	free(p);
+	free(id);
+
+	/* 73 such graphemes are 511 bytes: stored */
+	id = repeat("", "q\xCC\x81\xCC\x82\xCC\x83", 73, "");
+	ev = base_event();
+	mutate(ev, "author.id", json_string(id));
+	p = dump(ev, &len);
+	json_decref(ev);
+	assert_int_equal(comment_decode(p, len, &c, &v), OUTCOME_PUBLISH);
+	assert_int_equal(strlen(c.author_id), 511);
+	comment_clear(&c);
+	free(p);
+	free(id);
 }
 
 /*
@@ -783,6 +856,8 @@ int main(void)
 		cmocka_unit_test(test_invisible_body_too_short),
 		cmocka_unit_test(test_stored_body_is_nfc_and_trimmed),
 		cmocka_unit_test(test_huge_body_rejected),
+		cmocka_unit_test(test_oversized_event_rejected_unread),
+		cmocka_unit_test(test_author_id_byte_limit),
 		cmocka_unit_test(test_combining_mark_flood_is_fast),
 		cmocka_unit_test(test_deep_nesting_does_not_crash),
 		cmocka_unit_test(test_every_prefix_is_rejected),

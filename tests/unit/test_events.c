@@ -114,8 +114,9 @@ static void test_rejected_fields(void **state)
 	char *out = rejected(&SRC, payload, strlen(payload), CID, "article-42", REASON_BODY_TOO_SHORT);
 	json_t *ev = parse(out);
 	static const char *const keys[] = {"schema_version", "event_id", "event_type", "comment_id", "article_id",
-					   "reason", "source", "payload", "payload_encoding"};
+					   "reason", "source", "payload", "payload_encoding", "payload_truncated"};
 	assert_keys(ev, keys, sizeof(keys) / sizeof(keys[0]));
+	assert_true(json_is_false(json_object_get(ev, "payload_truncated")));
 	assert_int_equal(integer(ev, "schema_version"), 1);
 	assert_event_id(str(ev, "event_id"));
 	assert_string_equal(str(ev, "event_type"), "comment-rejected");
@@ -270,6 +271,11 @@ static void test_rejected_utf8_payload_kept_as_text(void **state)
 	free(out);
 }
 
+/*
+ * A 1 MB payload that is not UTF-8: its base64 would make the event larger
+ * than Kafka takes (and the batch would fail forever), so the event carries
+ * the first EVENTS_PAYLOAD_ECHO_MAX / 4 * 3 bytes, base64-encoded, and says so.
+ */
 static void test_rejected_one_megabyte_payload(void **state)
 {
 	(void)state;
@@ -279,13 +285,58 @@ static void test_rejected_one_megabyte_payload(void **state)
 	for (size_t i = 0; i < n; i++)
 		p[i] = (char)(i % 251 + 1); /* includes bytes >= 0x80: not UTF-8 */
 	char *out = rejected(&SRC, p, n, NULL, NULL, REASON_INVALID_TEXT);
+	assert_true(strlen(out) < EVENTS_PAYLOAD_ECHO_MAX + 1024);
 	json_t *ev = parse(out);
 	assert_string_equal(str(ev, "payload_encoding"), "base64");
+	assert_true(json_is_true(json_object_get(ev, "payload_truncated")));
 	size_t m;
 	unsigned char *raw = b64decode(str(ev, "payload"), &m);
-	assert_int_equal(m, n);
-	assert_memory_equal(raw, p, n);
+	assert_int_equal(m, EVENTS_PAYLOAD_ECHO_MAX / 4 * 3);
+	assert_memory_equal(raw, p, m);
 	free(raw);
+	json_decref(ev);
+	free(out);
+	free(p);
+}
+
+/*
+ * A 1 MB UTF-8 payload of control characters, each of which JSON escapes to six
+ * bytes: the event keeps EVENTS_PAYLOAD_ECHO_MAX bytes of it, cut between
+ * characters, and stays far below Kafka's 1 MB message limit.
+ */
+static void test_rejected_payload_cut_at_a_character(void **state)
+{
+	(void)state;
+	size_t n = 1024 * 1024;
+	char *p = malloc(n);
+	assert_non_null(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = 1;
+	char *out = rejected(&SRC, p, n, NULL, NULL, REASON_MALFORMED_JSON);
+	assert_true(strlen(out) < 6 * EVENTS_PAYLOAD_ECHO_MAX + 1024);
+	json_t *ev = parse(out);
+	assert_string_equal(str(ev, "payload_encoding"), "utf-8");
+	assert_true(json_is_true(json_object_get(ev, "payload_truncated")));
+	assert_int_equal(strlen(str(ev, "payload")), EVENTS_PAYLOAD_ECHO_MAX);
+	json_decref(ev);
+	free(out);
+
+	/* the cut falls inside a three-byte character: it moves back before it */
+	for (size_t i = 0; i + 2 < n; i += 3)
+		memcpy(p + i, "\xE2\x82\xAC", 3); /* the euro sign */
+	out = rejected(&SRC, p, n / 3 * 3, NULL, NULL, REASON_MALFORMED_JSON);
+	ev = parse(out);
+	assert_string_equal(str(ev, "payload_encoding"), "utf-8");
+	assert_int_equal(strlen(str(ev, "payload")), EVENTS_PAYLOAD_ECHO_MAX / 3 * 3);
+	json_decref(ev);
+	free(out);
+
+	/* at the limit exactly: whole, and not truncated */
+	memset(p, 'x', EVENTS_PAYLOAD_ECHO_MAX);
+	out = rejected(&SRC, p, EVENTS_PAYLOAD_ECHO_MAX, NULL, NULL, REASON_MALFORMED_JSON);
+	ev = parse(out);
+	assert_int_equal(strlen(str(ev, "payload")), EVENTS_PAYLOAD_ECHO_MAX);
+	assert_true(json_is_false(json_object_get(ev, "payload_truncated")));
 	json_decref(ev);
 	free(out);
 	free(p);
@@ -494,6 +545,7 @@ int main(void)
 		cmocka_unit_test(test_rejected_invalid_utf8_payload_is_base64),
 		cmocka_unit_test(test_rejected_utf8_payload_kept_as_text),
 		cmocka_unit_test(test_rejected_one_megabyte_payload),
+		cmocka_unit_test(test_rejected_payload_cut_at_a_character),
 		cmocka_unit_test(test_stored_published),
 		cmocka_unit_test(test_stored_reply_has_parent_id),
 		cmocka_unit_test(test_stored_pending_is_moderation_needed),

@@ -111,6 +111,11 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 		verdict_reject(v, REASON_MALFORMED_JSON, "the event is empty");
 		goto done;
 	}
+	if (len > COMMENT_PAYLOAD_MAX) {
+		verdict_reject(v, REASON_PAYLOAD_TOO_LARGE, "the event is %zu bytes; at most %d are read", len,
+			       COMMENT_PAYLOAD_MAX);
+		goto done;
+	}
 	/*
 	 * DECODE_ANY: a bare string or number is "not an object", not malformed.
 	 * INT_AS_REAL: numbers beyond 64 bits in unknown fields are tolerated, and
@@ -178,6 +183,11 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 	    clean_field(j, "author.id", 0, 1, COMMENT_AUTHOR_ID_MAX, REASON_INVALID_FIELD, REASON_INVALID_FIELD,
 			&c->author_id, NULL, NULL, v))
 		goto done;
+	if (strlen(c->author_id) > COMMENT_AUTHOR_ID_MAX_BYTES) {
+		verdict_reject(v, REASON_FIELD_TOO_LARGE, "author.id is %zu bytes in UTF-8; at most %d can be stored",
+			       strlen(c->author_id), COMMENT_AUTHOR_ID_MAX_BYTES);
+		goto done;
+	}
 	if (!(j = need_string(author, "display_name", "author.display_name", v)) ||
 	    clean_field(j, "author.display_name", 0, 1, COMMENT_DISPLAY_NAME_MAX, REASON_INVALID_FIELD,
 			REASON_INVALID_FIELD, &c->display_name, NULL, NULL, v))

@@ -13,9 +13,13 @@
 #define COMMENT_BODY_MAX 500
 #define COMMENT_ARTICLE_ID_MAX 128
 #define COMMENT_AUTHOR_ID_MAX 128
+/* author_id is indexed (comments_author_accepted_idx): a B-tree entry holds at most 2704 bytes. */
+#define COMMENT_AUTHOR_ID_MAX_BYTES 512
 #define COMMENT_DISPLAY_NAME_MAX 64
 #define COMMENT_DETAIL_LEN 200
 #define COMMENT_MAX_BYTES_PER_CHAR 64 /* longer text is rejected before normalization */
+/* A larger event is rejected unread: no event the rules accept comes near it, even fully \u-escaped. */
+#define COMMENT_PAYLOAD_MAX (256 * 1024)
 
 struct comment {
 	char comment_id[UUID_STR_LEN]; /* empty until known valid */

@@ -54,14 +54,34 @@ char *events_stored(const struct stored_comment *row, int *held)
 	return out;
 }
 
-static json_t *payload_json(const char *payload, size_t len, const char **encoding)
+/* The longest prefix of s, at most max bytes, that does not end inside a UTF-8 character. */
+static size_t utf8_prefix(const char *s, size_t len, size_t max)
 {
-	json_t *s = json_stringn(payload ? payload : "", payload ? len : 0);
+	if (len <= max)
+		return len;
+	size_t n = max;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+static json_t *payload_json(const char *payload, size_t len, const char **encoding, int *truncated)
+{
+	if (!payload)
+		len = 0;
+	*truncated = 0;
+	size_t text_len = utf8_prefix(payload, len, EVENTS_PAYLOAD_ECHO_MAX);
+	json_t *s = json_stringn(payload ? payload : "", text_len);
 	if (s) {
 		*encoding = "utf-8";
+		*truncated = text_len < len;
 		return s;
 	}
 	*encoding = "base64";
+	if (len > EVENTS_PAYLOAD_ECHO_MAX / 4 * 3) {
+		len = EVENTS_PAYLOAD_ECHO_MAX / 4 * 3; /* base64 of it is EVENTS_PAYLOAD_ECHO_MAX bytes */
+		*truncated = 1;
+	}
 	size_t cap = 4 * ((len + 2) / 3) + 1;
 	unsigned char *b64 = malloc(cap);
 	if (!b64)
@@ -81,8 +101,9 @@ char *events_rejected(const struct source *src, const char *payload, size_t len,
 	if (n < 0 || (size_t)n >= sizeof(name) || uuid_v5(name, (size_t)n, event_id) != 0)
 		return NULL;
 	const char *encoding = "utf-8";
-	json_t *body = payload_json(payload, len, &encoding);
-	json_t *ev = json_pack("{s:i, s:s, s:s, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:s}",
+	int truncated;
+	json_t *body = payload_json(payload, len, &encoding, &truncated);
+	json_t *ev = json_pack("{s:i, s:s, s:s, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:s, s:b}",
 			       "schema_version", EVENTS_SCHEMA_VERSION,
 			       "event_id", event_id,
 			       "event_type", "comment-rejected",
@@ -91,7 +112,8 @@ char *events_rejected(const struct source *src, const char *payload, size_t len,
 			       "reason", "code", reason_code(v->reject), "detail", v->detail,
 			       "source", source_json(src),
 			       "payload", body,
-			       "payload_encoding", encoding);
+			       "payload_encoding", encoding,
+			       "payload_truncated", truncated);
 	if (!ev)
 		return NULL;
 	char *out = json_dumps(ev, DUMP_FLAGS);

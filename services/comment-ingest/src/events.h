@@ -9,6 +9,16 @@
 
 #define EVENTS_SCHEMA_VERSION 1
 
+/*
+ * Bounds that keep every output message far below Kafka's default maximum
+ * (1 MB), whatever the input: a rejection carries at most
+ * EVENTS_PAYLOAD_ECHO_MAX bytes of the original value ("payload_truncated"
+ * says whether it was cut), which JSON escaping can grow at most sixfold,
+ * and is keyed by the input key only up to EVENTS_KEY_MAX bytes.
+ */
+#define EVENTS_PAYLOAD_ECHO_MAX (64 * 1024)
+#define EVENTS_KEY_MAX 1024
+
 /* Where an input event was read from. */
 struct source {
 	const char *topic;
@@ -42,6 +52,9 @@ char *events_stored(const struct stored_comment *row, int *held);
 /*
  * Builds a comment-rejected event. c may carry the comment and article ids
  * when they were valid. The event id derives from the source coordinates.
+ * The payload is the original value (base64 when it is not UTF-8), cut to
+ * EVENTS_PAYLOAD_ECHO_MAX bytes at a character boundary when longer
+ * ("payload_truncated" says which).
  */
 char *events_rejected(const struct source *src, const char *payload, size_t len,
 		      const struct comment *c, const struct verdict *v);

@@ -228,7 +228,8 @@ static int batch_take(struct batch *b, rd_kafka_message_t *m)
 	if (b->n == 1)
 		b->first_ns = uv_hrtime();
 	if (comment_decode(s->payload, s->len, &s->c, &s->v) == OUTCOME_REJECT) {
-		if (!s->c.article_id && m->key_len) {
+		/* A rejection without an article_id is keyed by the input key, unless that is oversized. */
+		if (!s->c.article_id && m->key_len && m->key_len <= EVENTS_KEY_MAX) {
 			if (!(s->key = malloc(m->key_len)))
 				goto failed;
 			memcpy(s->key, m->key, m->key_len);

@@ -21,6 +21,8 @@ static const struct {
 	[REASON_SUBMITTED_TOO_OLD] = {"submitted_too_old", OUTCOME_REJECT},
 	[REASON_BANNED_TERM] = {"banned_term", OUTCOME_REJECT},
 	[REASON_DUPLICATE_CONTENT] = {"duplicate_content", OUTCOME_REJECT},
+	[REASON_PAYLOAD_TOO_LARGE] = {"payload_too_large", OUTCOME_REJECT},
+	[REASON_FIELD_TOO_LARGE] = {"field_too_large", OUTCOME_REJECT},
 	[REASON_CONTAINS_LINK] = {"contains_link", OUTCOME_HOLD},
 	[REASON_CONTAINS_EMAIL] = {"contains_email", OUTCOME_HOLD},
 	[REASON_CONTAINS_PHONE] = {"contains_phone", OUTCOME_HOLD},

@@ -475,7 +475,8 @@ class Service:
         env.update(self.extra_env)
         return env
 
-    def start(self, ready_timeout: float = 60.0) -> "Service":
+    def spawn(self) -> "Service":
+        """Starts the process without waiting for it to be ready."""
         if not self.binary.exists():
             raise FileNotFoundError(f"service binary {self.binary} not found (build it, or set COMMENT_INGEST_BIN)")
         out = open(self.stdout_path, "wb")
@@ -487,6 +488,10 @@ class Service:
             out.close()
             err.close()
         RUNNING.append(self)
+        return self
+
+    def start(self, ready_timeout: float = 60.0) -> "Service":
+        self.spawn()
         deadline = time.monotonic() + ready_timeout
         last = None
         while time.monotonic() < deadline:

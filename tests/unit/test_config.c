@@ -57,6 +57,7 @@ static void test_defaults_with_empty_env(void **state)
 	assert_int_equal(cfg.batch_max_wait_ms, 0);
 	assert_int_equal(cfg.session_timeout_ms, 45000);
 	assert_int_equal(cfg.transaction_timeout_ms, 60000);
+	assert_int_equal(cfg.stall_timeout_ms, 30000);
 	assert_null(cfg.rules_file);
 	assert_int_equal(cfg.log_level, LOG_INFO);
 	config_free(&cfg);
@@ -81,6 +82,7 @@ static void test_overrides(void **state)
 		"BATCH_MAX_WAIT_MS", "0",
 		"KAFKA_SESSION_TIMEOUT_MS", "6000",
 		"KAFKA_TRANSACTION_TIMEOUT_MS", "10000",
+		"STALL_TIMEOUT_MS", "1000",
 		"RULES_FILE", "/etc/comment-ingest/rules.json",
 		"LOG_LEVEL", "debug",
 		NULL,
@@ -102,6 +104,7 @@ static void test_overrides(void **state)
 	assert_int_equal(cfg.batch_max_wait_ms, 0);
 	assert_int_equal(cfg.session_timeout_ms, 6000);
 	assert_int_equal(cfg.transaction_timeout_ms, 10000);
+	assert_int_equal(cfg.stall_timeout_ms, 1000);
 	assert_string_equal(cfg.rules_file, "/etc/comment-ingest/rules.json");
 	assert_int_equal(cfg.log_level, LOG_DEBUG);
 	config_free(&cfg);
@@ -146,6 +149,8 @@ static const struct bad_case bad_cases[] = {
 	{"KAFKA_SESSION_TIMEOUT_MS", "300001"},
 	{"KAFKA_TRANSACTION_TIMEOUT_MS", "9999"},
 	{"KAFKA_TRANSACTION_TIMEOUT_MS", "900001"},
+	{"STALL_TIMEOUT_MS", "999"},
+	{"STALL_TIMEOUT_MS", "3600001"},
 	{"LOG_LEVEL", "loud"},
 	{"LOG_LEVEL", "INFO"},
 	{"LOG_LEVEL", ""},

@@ -184,6 +184,7 @@ static void test_reason_codes_match_spec(void **state)
 		{REASON_DUPLICATE_CONTENT, "duplicate_content", OUTCOME_REJECT},
 		{REASON_PAYLOAD_TOO_LARGE, "payload_too_large", OUTCOME_REJECT},
 		{REASON_FIELD_TOO_LARGE, "field_too_large", OUTCOME_REJECT},
+		{REASON_STORAGE_REFUSED, "storage_refused", OUTCOME_REJECT},
 		{REASON_CONTAINS_LINK, "contains_link", OUTCOME_HOLD},
 		{REASON_CONTAINS_EMAIL, "contains_email", OUTCOME_HOLD},
 		{REASON_CONTAINS_PHONE, "contains_phone", OUTCOME_HOLD},

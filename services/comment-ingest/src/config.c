@@ -33,6 +33,7 @@ static const struct var_doc vars[] = {
 	{"BATCH_MAX_WAIT_MS", "0", "how long a batch may keep filling once the pipeline can take it, in ms; 0: at once (0-60000)"},
 	{"KAFKA_SESSION_TIMEOUT_MS", "45000", "how long the group waits for a crashed instance (6000-300000)"},
 	{"KAFKA_TRANSACTION_TIMEOUT_MS", "60000", "a batch's Kafka transaction; deliveries give up 5 s before it (10000-900000)"},
+	{"STALL_TIMEOUT_MS", "30000", "/readyz answers 503 when batches keep failing, or none commits despite a backlog, for this long (1000-3600000)"},
 	{"LOG_LEVEL", "info", "debug, info, warn or error"},
 	{"RULES_FILE", "(built-in rules)", "moderation rules file (JSON); reloaded on SIGHUP"},
 };
@@ -99,7 +100,8 @@ int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errl
 	    take_int(&cfg->batch_max_wait_ms, get, "BATCH_MAX_WAIT_MS", 0, 0, 60000, err, errlen) ||
 	    take_int(&cfg->session_timeout_ms, get, "KAFKA_SESSION_TIMEOUT_MS", 45000, 6000, 300000, err, errlen) ||
 	    take_int(&cfg->transaction_timeout_ms, get, "KAFKA_TRANSACTION_TIMEOUT_MS", 60000, 10000, 900000, err,
-		     errlen))
+		     errlen) ||
+	    take_int(&cfg->stall_timeout_ms, get, "STALL_TIMEOUT_MS", 30000, 1000, 3600000, err, errlen))
 		goto failed;
 
 	const char *rules_file = get("RULES_FILE");

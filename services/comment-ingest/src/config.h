@@ -22,6 +22,7 @@ struct config {
 	int batch_max_wait_ms;
 	int session_timeout_ms;
 	int transaction_timeout_ms;
+	int stall_timeout_ms;
 	int log_level;
 	char *rules_file; /* NULL: the built-in rules */
 };

@@ -398,6 +398,11 @@ int kafka_assigned(const struct kafka *k)
 	return k->assigned;
 }
 
+size_t kafka_queued(struct kafka *k)
+{
+	return k->cq.q && !atomic_load(&k->closing) ? rd_kafka_queue_length(k->cq.q) : 0;
+}
+
 int kafka_is_ready(const struct kafka *k, char *why, size_t whylen)
 {
 	if (!atomic_load(&k->tx_ready))

@@ -69,6 +69,8 @@ int kafka_rewind(struct kafka *k, rd_kafka_topic_partition_list_t *offsets);
 void kafka_pause(struct kafka *k, int pause);
 
 int kafka_assigned(const struct kafka *k);
+/* Loop thread: messages fetched and waiting in the consumer's queue, not yet polled. */
+size_t kafka_queued(struct kafka *k);
 /* True when both clients see an up broker and transactions are initialized. */
 int kafka_is_ready(const struct kafka *k, char *why, size_t whylen);
 

@@ -72,8 +72,23 @@ char *metrics_render(size_t *len)
 	counter(&b, "comment_ingest_replayed_total", "Events replayed from the coordinates they were stored from (output re-emitted).", metrics.replayed);
 	counter(&b, "comment_ingest_batches_total", "Batches committed.", metrics.batches);
 	counter(&b, "comment_ingest_transaction_aborts_total", "Kafka transactions aborted and retried.", metrics.tx_aborts);
-	counter(&b, "comment_ingest_pauses_total", "Times consumption was paused by a dependency fault.", metrics.pauses);
+	counter(&b, "comment_ingest_pauses_total", "Times consumption was paused: PostgreSQL unreachable, or a retry waiting after a failed batch.", metrics.pauses);
 	counter(&b, "comment_ingest_postgres_reconnects_total", "PostgreSQL connection attempts after a loss.", metrics.pg_reconnects);
+	counter(&b, "comment_ingest_row_isolations_total", "Batches PostgreSQL refused that were stored again one row at a time.", metrics.isolations);
+	sb_printf(&b, "# HELP comment_ingest_batch_failures_total Batches that failed and were replayed, by stage and cause.\n"
+		      "# TYPE comment_ingest_batch_failures_total counter\n");
+	for (int st = 0; st < STAGE__COUNT; st++)
+		for (int c = 0; c < CAUSE__COUNT; c++)
+			sb_printf(&b, "comment_ingest_batch_failures_total{stage=\"%s\",cause=\"%s\"} %llu\n",
+				  stall_stage_name((enum stall_stage)st), stall_cause_name((enum stall_cause)c),
+				  (unsigned long long)metrics.batch_failures[st][c]);
+	sb_printf(&b, "# HELP comment_ingest_last_commit_timestamp_seconds Unix time of the last batch committed in Kafka (0: none yet).\n"
+		      "# TYPE comment_ingest_last_commit_timestamp_seconds gauge\n"
+		      "comment_ingest_last_commit_timestamp_seconds %.3f\n", metrics.last_commit_seconds);
+	sb_printf(&b, "# HELP comment_ingest_stalled 1 while the batch path is stalled (see /readyz for why).\n"
+		      "# TYPE comment_ingest_stalled gauge\ncomment_ingest_stalled %d\n", metrics.stalled);
+	sb_printf(&b, "# HELP comment_ingest_backlog_messages Messages collected, in flight, or fetched and waiting in the consumer.\n"
+		      "# TYPE comment_ingest_backlog_messages gauge\ncomment_ingest_backlog_messages %zu\n", metrics.backlog);
 	sb_printf(&b, "# HELP comment_ingest_batch_duration_seconds Time from a batch's first message to its Kafka commit.\n"
 		      "# TYPE comment_ingest_batch_duration_seconds histogram\n");
 	for (int i = 0; i < METRICS_BATCH_BUCKETS; i++)

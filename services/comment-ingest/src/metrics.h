@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "reason.h"
+#include "stall.h"
 
 #define METRICS_BATCH_BUCKETS 10
 
@@ -21,9 +22,14 @@ struct metrics {
 	uint64_t tx_aborts;
 	uint64_t pauses;
 	uint64_t pg_reconnects;
+	uint64_t isolations; /* batches whose rows were stored one at a time to find a refused row */
 	uint64_t batch_buckets[METRICS_BATCH_BUCKETS]; /* cumulative counts per upper bound */
 	uint64_t batch_count;
 	double batch_sum_seconds;
+	uint64_t batch_failures[STAGE__COUNT][CAUSE__COUNT];
+	double last_commit_seconds; /* Unix time of the last committed batch; 0 before the first */
+	int stalled;                /* the gauges stall_backlog sets each second */
+	size_t backlog;
 };
 
 extern struct metrics metrics;

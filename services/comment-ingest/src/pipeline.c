@@ -5,8 +5,9 @@
  *     pipeline_pump      poll the consumer; batch_take decodes, normalizes, validates and triages each message
  *   deciding (the front)
  *     batch_run          the collected batch moves on as soon as the front is free
- *     batch_looked_up    known comment_ids are replays or duplicates; history rules finish the new ones
- *     batch_stored       PostgreSQL committed: match rows (new, replay or duplicate)
+ *     batch_looked_up    batch_decide: replays, duplicates and the history rules
+ *     batch_stored       PostgreSQL committed: batch_match finds each comment's row; when PostgreSQL
+ *                        refused the rows, row isolation (isolate.c) stores them one at a time
  *   committing
  *     batch_commit       off the loop: build the events from the stored rows, then one Kafka
  *                        transaction with the events and the offsets
@@ -17,8 +18,9 @@
  * A batch moves on when the stage ahead is free, so batches grow with the load.
  *
  * A failure of any batch rewinds the consumer, once no stage is busy, to the
- * first offsets of every batch not committed in Kafka; the replay rule in
- * batch_stored makes the retry produce the same output.
+ * first offsets of every batch not committed in Kafka; the partitions stay
+ * paused for a backoff that grows while failures repeat (stall.c), and the
+ * replay rule makes the retry produce the same output.
  */
 #include "pipeline.h"
 
@@ -28,12 +30,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "events.h"
+#include "batch.h"
+#include "isolate.h"
 #include "log.h"
 #include "metrics.h"
-#include "text.h"
+#include "stall.h"
 
-#define RETRY_DELAY_MS 500
+#define TICK_MS 1000 /* how often the backlog is sampled for stall detection */
 
 enum pstate {
 	P_INIT,      /* initializing transactions (off the loop) */
@@ -49,49 +52,6 @@ enum front_state {
 	F_FAILED,   /* its step failed; kept for its offsets until the rewind */
 };
 
-enum slot_result { RES_PENDING, RES_PUBLISHED, RES_HELD, RES_REJECTED, RES_DUPLICATE };
-
-/* One consumed message and what became of it. */
-struct slot {
-	int32_t partition; /* where the message was read from (of cfg->topic_submitted) */
-	int64_t offset;
-	char *payload;     /* a copy of the message's value: a rejection carries it */
-	size_t len;
-	char *key;         /* a copy of the message's key, to key a rejection that has no article_id */
-	size_t key_len;
-	struct comment c;
-	struct verdict v;
-	enum slot_result result;
-	int replay;
-	char md5[33];    /* fingerprint of the normalized body */
-	PGresult *rows;  /* one of the batch's rows_res, holding its stored row (published or held), or NULL */
-	int row;
-	char *event;     /* output value, or NULL */
-	char *event_key; /* article_id of a stored comment */
-};
-
-enum phase { PH_RUN, PH_LOOKED_UP, PH_STORED, PH_TX_START, PH_COMMITTED, PH__COUNT };
-
-/* One batch: its messages, what the rules and PostgreSQL made of them, and its Kafka transaction. */
-struct batch {
-	struct pipeline *p;
-	struct slot *slots;
-	size_t n, cap;
-	uint64_t first_ns;
-	uint64_t phase_ns[PH__COUNT];
-	struct store_lookup lookup;
-	size_t *lookup_slot; /* lookup row -> slot index */
-	struct store_rows rows;
-	PGresult *rows_res[2]; /* the stored rows its events are built from, off the loop */
-	struct kafka_out *out;
-	size_t nout;
-	rd_kafka_topic_partition_list_t *commit_offsets; /* next offset per partition */
-	rd_kafka_topic_partition_list_t *first_offsets;  /* where a replay starts */
-	uv_work_t work;                                   /* its Kafka transaction */
-	int work_result;
-	char work_err[512];
-};
-
 struct pipeline {
 	uv_loop_t *loop;
 	const struct config *cfg;
@@ -101,10 +61,13 @@ struct pipeline {
 	enum pstate state;
 	int stopping;
 	int exit_status;
-	int fault_paused;
-	int failed; /* a batch failed: rewind once neither stage is busy */
-	int fatal;  /* the producer cannot go on: close once neither stage is busy */
-	int revoking; /* partitions are revoked: poll no more; release them once no batch is in flight */
+	int store_down;  /* PostgreSQL is not ready: the partitions are paused */
+	int backing_off; /* a retry waits after a failure: the partitions are paused */
+	int paused;      /* either of the above, as last applied to the consumer */
+	int failed;      /* a batch failed: rewind once neither stage is busy */
+	int retry_ms;    /* the backoff stall_failure chose for that failure */
+	int fatal;       /* the producer cannot go on: close once neither stage is busy */
+	int revoking;    /* partitions are revoked: poll no more; release them once no batch is in flight */
 	pipeline_stopped_cb stopped_cb;
 	void *arg;
 
@@ -114,7 +77,10 @@ struct pipeline {
 	enum front_state front_state;
 	struct batch *tx; /* the batch whose Kafka transaction is in flight, or NULL */
 
-	uv_timer_t timer; /* BATCH_MAX_WAIT_MS, or the delay before a retry */
+	struct stall stall;
+	uv_timer_t timer; /* BATCH_MAX_WAIT_MS, or the backoff before a retry */
+	uv_timer_t tick;  /* samples the backlog for stall detection */
+	int open_timers;
 	uv_work_t work;   /* init, rewind and shutdown */
 	rd_kafka_topic_partition_list_t *rewind_offsets;
 	int work_result;
@@ -124,128 +90,16 @@ struct pipeline {
 static void pipeline_pump(struct pipeline *p);
 static void pipeline_settle(struct pipeline *p);
 static void batch_run(struct pipeline *p);
-static void track_offsets(rd_kafka_topic_partition_list_t *commit, rd_kafka_topic_partition_list_t *first,
-			  const char *topic, int32_t partition, int64_t offset);
-static int slot_reject(struct batch *b, struct slot *s);
-static void front_fail(struct pipeline *p, const char *why);
-static void pipeline_fail(struct pipeline *p, const char *why);
+static void front_fail(struct pipeline *p, enum stall_stage stage, enum stall_cause cause, const char *why);
+static void pipeline_fail(struct pipeline *p, enum stall_stage stage, enum stall_cause cause, const char *why);
 static void pipeline_rewind(struct pipeline *p);
 static void pipeline_close(struct pipeline *p);
-
-/* ---- batch memory --------------------------------------------------------------------------- */
-
-static void batch_clear(struct batch *b)
-{
-	for (size_t i = 0; i < b->n; i++) {
-		struct slot *s = &b->slots[i];
-		free(s->payload);
-		free(s->key);
-		comment_clear(&s->c);
-		free(s->event);
-		free(s->event_key);
-	}
-	b->n = 0;
-	b->nout = 0;
-	for (int i = 0; i < 2; i++) {
-		PQclear(b->rows_res[i]);
-		b->rows_res[i] = NULL;
-	}
-	memset(b->phase_ns, 0, sizeof(b->phase_ns));
-	store_lookup_reset(&b->lookup);
-	store_rows_reset(&b->rows);
-	if (b->commit_offsets)
-		rd_kafka_topic_partition_list_destroy(b->commit_offsets);
-	if (b->first_offsets)
-		rd_kafka_topic_partition_list_destroy(b->first_offsets);
-	b->commit_offsets = b->first_offsets = NULL;
-}
-
-static void batch_free(struct batch *b)
-{
-	batch_clear(b);
-	store_rows_free(&b->rows);
-	store_lookup_free(&b->lookup);
-	free(b->slots);
-	free(b->out);
-	free(b->lookup_slot);
-	b->slots = NULL;
-	b->out = NULL;
-	b->lookup_slot = NULL;
-	b->cap = 0;
-}
 
 static int64_t now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/*
- * Adds a consumed message to the collecting batch and decodes it at once,
- * while the stages ahead are busy with earlier batches. A well-formed comment
- * meets the content rules now and joins the batch's lookup (the verdict
- * counts only if the lookup finds it new); a malformed one is rejected now.
- * The batch keeps copies of what it needs and destroys m at once: a consumed
- * message pins its whole fetch response in memory. Returns 0, or -1 when out
- * of memory (its offset is tracked all the same, for the rewind).
- */
-static int batch_take(struct batch *b, rd_kafka_message_t *m)
-{
-	int rc = -1;
-	if (!b->commit_offsets) {
-		b->commit_offsets = rd_kafka_topic_partition_list_new(8);
-		b->first_offsets = rd_kafka_topic_partition_list_new(8);
-	}
-	track_offsets(b->commit_offsets, b->first_offsets, b->p->cfg->topic_submitted, m->partition, m->offset);
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct slot *ns = realloc(b->slots, cap * sizeof(*ns));
-		struct kafka_out *no = realloc(b->out, cap * sizeof(*no));
-		size_t *nl = realloc(b->lookup_slot, cap * sizeof(*nl));
-		if (ns)
-			b->slots = ns;
-		if (no)
-			b->out = no;
-		if (nl)
-			b->lookup_slot = nl;
-		if (!ns || !no || !nl)
-			goto failed;
-		b->cap = cap;
-	}
-	size_t i = b->n++;
-	struct slot *s = &b->slots[i];
-	memset(s, 0, sizeof(*s));
-	s->partition = m->partition;
-	s->offset = m->offset;
-	s->len = m->len;
-	s->payload = malloc(m->len + 1);
-	if (!s->payload)
-		goto failed;
-	if (m->len)
-		memcpy(s->payload, m->payload, m->len);
-	s->payload[m->len] = '\0';
-	if (b->n == 1)
-		b->first_ns = uv_hrtime();
-	if (comment_decode(s->payload, s->len, &s->c, &s->v) == OUTCOME_REJECT) {
-		/* A rejection without an article_id is keyed by the input key, unless that is oversized. */
-		if (!s->c.article_id && m->key_len && m->key_len <= EVENTS_KEY_MAX) {
-			if (!(s->key = malloc(m->key_len)))
-				goto failed;
-			memcpy(s->key, m->key, m->key_len);
-			s->key_len = m->key_len;
-		}
-		rc = slot_reject(b, s);
-	} else {
-		rules_triage(&b->p->rules, &s->c, now_us(), &s->v);
-		b->lookup_slot[b->lookup.count] = i;
-		rc = text_md5_hex(s->c.body, strlen(s->c.body), s->md5) || store_lookup_add(&b->lookup, &s->c, s->md5)
-			     ? -1
-			     : 0;
-	}
-failed:
-	rd_kafka_message_destroy(m);
-	return rc;
 }
 
 /* The batch that has no stage. */
@@ -264,6 +118,18 @@ static void pipeline_drop_batches(struct pipeline *p)
 	p->front = NULL;
 }
 
+/* Pauses the partitions while PostgreSQL is down or a retry waits; resumes them when neither holds. */
+static void pipeline_apply_pause(struct pipeline *p)
+{
+	int want = p->store_down || p->backing_off;
+	if (want == p->paused)
+		return;
+	p->paused = want;
+	if (want)
+		metrics.pauses++;
+	kafka_pause(p->kafka, want);
+}
+
 /* ---- collecting ----------------------------------------------------------------------------- */
 
 static void timer_pump_cb(uv_timer_t *t)
@@ -277,7 +143,8 @@ static void timer_pump_cb(uv_timer_t *t)
  * it is full or BATCH_MAX_WAIT_MS old. While stopping it takes no new work;
  * it leaves once no batch is in flight. After a revocation it polls nothing
  * until the batches in flight have committed, with the offsets of the group
- * generation that read them; then it releases the partitions.
+ * generation that read them; then it releases the partitions. While a retry
+ * waits (backing off) it polls nothing.
  */
 static void pipeline_pump(struct pipeline *p)
 {
@@ -292,6 +159,8 @@ again:
 		p->revoking = 0;
 		kafka_revoke_done(p->kafka);
 	}
+	if (p->backing_off)
+		return; /* retry_cb pumps */
 	while (!p->stopping && !p->revoking && b->n < max) {
 		rd_kafka_message_t *m = kafka_poll(p->kafka);
 		if (!m)
@@ -302,9 +171,8 @@ again:
 			rd_kafka_message_destroy(m);
 			continue;
 		}
-		if (batch_take(b, m)) {
-			log_error("out of memory collecting a batch");
-			pipeline_fail(p, "out of memory collecting a batch");
+		if (batch_take(b, m, &p->rules, now_us())) {
+			pipeline_fail(p, STAGE_COLLECT, CAUSE_MEMORY, "out of memory collecting a batch");
 			return;
 		}
 	}
@@ -345,7 +213,7 @@ static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
 			uv_timer_stop(&p->timer);
 			batch_clear(p->collect);
 		}
-		p->revoking = 1; /* pipeline_pump releases the partitions */
+		p->revoking = 1; /* pipeline_pump, which served this, releases the partitions */
 		break;
 	}
 }
@@ -354,14 +222,8 @@ static void store_state(struct store *s, int ready, void *arg)
 {
 	(void)s;
 	struct pipeline *p = arg;
-	if (!ready && !p->fault_paused) {
-		p->fault_paused = 1;
-		metrics.pauses++;
-		kafka_pause(p->kafka, 1);
-	} else if (ready && p->fault_paused) {
-		p->fault_paused = 0;
-		kafka_pause(p->kafka, 0);
-	}
+	p->store_down = !ready;
+	pipeline_apply_pause(p);
 	if (ready)
 		pipeline_pump(p); /* a batch may be waiting for PostgreSQL */
 	else
@@ -370,56 +232,15 @@ static void store_state(struct store *s, int ready, void *arg)
 
 /* ---- deciding ------------------------------------------------------------------------------- */
 
-/* Records the partition's next offset (commit) and first offset (replay) for a message. */
-static void track_offsets(rd_kafka_topic_partition_list_t *commit, rd_kafka_topic_partition_list_t *first,
-			  const char *topic, int32_t partition, int64_t offset)
-{
-	if (commit) {
-		rd_kafka_topic_partition_t *c = rd_kafka_topic_partition_list_find(commit, topic, partition);
-		if (!c)
-			rd_kafka_topic_partition_list_add(commit, topic, partition)->offset = offset + 1;
-		else if (offset + 1 > c->offset)
-			c->offset = offset + 1;
-	}
-	rd_kafka_topic_partition_t *f = rd_kafka_topic_partition_list_find(first, topic, partition);
-	if (!f)
-		rd_kafka_topic_partition_list_add(first, topic, partition)->offset = offset;
-	else if (offset < f->offset)
-		f->offset = offset;
-}
-
-/* True when a stored row's source coordinates (as PostgreSQL's text) are this slot's message: a replay. */
-static int slot_is_source(const struct batch *b, const struct slot *s, const char *topic, const char *partition,
-			  const char *offset)
-{
-	return strtol(partition, NULL, 10) == s->partition && strtoll(offset, NULL, 10) == s->offset &&
-	       strcmp(topic, b->p->cfg->topic_submitted) == 0;
-}
-
-/* Rejects a slot with the verdict's reason; its event is built now. */
-static int slot_reject(struct batch *b, struct slot *s)
-{
-	struct source src = {b->p->cfg->topic_submitted, s->partition, s->offset};
-	s->result = RES_REJECTED;
-	s->event = events_rejected(&src, s->payload, s->len, &s->c, &s->v);
-	return s->event ? 0 : -1;
-}
-
-/* Adds a slot's comment to the rows to store, as published or pending with its reasons. */
-static int slot_store(struct batch *b, struct slot *s)
-{
-	int held = s->v.outcome == OUTCOME_HOLD;
-	char *reasons = held ? events_hold_reasons(&s->v) : NULL;
-	int rc = store_rows_add(&b->rows, &s->c, held ? "pending" : "published", reasons ? reasons : "[]",
-				b->p->cfg->topic_submitted, s->partition, s->offset);
-	free(reasons);
-	s->result = RES_PENDING;
-	return rc;
-}
-
-static void batch_looked_up(struct store *st, const char *err, PGresult **res, void *arg);
-static void batch_stored(struct store *st, const char *err, PGresult **res, void *arg);
+static void batch_looked_up(struct store *st, const struct store_error *err, PGresult **res, void *arg);
+static void batch_stored(struct store *st, const struct store_error *err, PGresult **res, void *arg);
 static void batch_ready(struct pipeline *p);
+
+/* What went wrong inside the service (not in PostgreSQL) while deciding or matching a batch. */
+static enum stall_cause internal_cause(const char *why)
+{
+	return strncmp(why, "out of memory", 13) == 0 ? CAUSE_MEMORY : CAUSE_INTERNAL;
+}
 
 /* The collected batch becomes the front's: its new comments are looked up before the rules decide them. */
 static void batch_run(struct pipeline *p)
@@ -435,278 +256,79 @@ static void batch_run(struct pipeline *p)
 	if (b->lookup.count == 0)
 		batch_ready(p);
 	else if (store_lookup(p->store, &b->lookup, batch_looked_up) != 0)
-		front_fail(p, "postgres unavailable");
+		front_fail(p, STAGE_LOOKUP, CAUSE_CONNECTION, "postgres unavailable");
 }
 
-/*
- * The new comments of a batch decided so far, by comment_id and by author:
- * what a later comment of the same batch adds to its history, and whether its
- * comment_id is already going to be stored. Hash tables, because a batch of
- * 1,000 compared pairwise cost a tenth of the loop's time.
- */
-struct seen {
-	size_t mask;
-	size_t *by_id;     /* slot + 1, open addressing on comment_id */
-	size_t *by_author; /* slot + 1 of the author's latest new comment, open addressing on author_id */
-	size_t *prev;      /* per slot: slot + 1 of the same author's previous new comment */
-};
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static int seen_init(struct seen *t, size_t nslots, size_t count)
-{
-	size_t cap = 16;
-	while (cap < 2 * count)
-		cap *= 2;
-	t->mask = cap - 1;
-	t->by_id = calloc(cap, sizeof(size_t));
-	t->by_author = calloc(cap, sizeof(size_t));
-	t->prev = calloc(nslots ? nslots : 1, sizeof(size_t));
-	return t->by_id && t->by_author && t->prev ? 0 : -1;
-}
-
-static void seen_free(struct seen *t)
-{
-	free(t->by_id);
-	free(t->by_author);
-	free(t->prev);
-}
-
-/* The table entry for comment_id (field 0) or author_id (field 1): a slot + 1, or the empty entry to fill. */
-static size_t *seen_find(const struct seen *t, const struct batch *b, int field, const char *key)
-{
-	size_t *tab = field ? t->by_author : t->by_id;
-	for (size_t i = hash_str(key) & t->mask;; i = (i + 1) & t->mask) {
-		if (!tab[i])
-			return &tab[i];
-		const struct comment *c = &b->slots[tab[i] - 1].c;
-		if (strcmp(field ? c->author_id : c->comment_id, key) == 0)
-			return &tab[i];
-	}
-}
-
-/* Records slot as a new comment of the batch. */
-static void seen_add(struct seen *t, const struct batch *b, size_t slot)
-{
-	const struct comment *c = &b->slots[slot].c;
-	size_t *id = seen_find(t, b, 0, c->comment_id);
-	if (!*id)
-		*id = slot + 1;
-	size_t *author = seen_find(t, b, 1, c->author_id);
-	t->prev[slot] = *author;
-	*author = slot + 1;
-}
-
-/* What earlier new comments of this batch add to a comment's history. */
-static void seen_history(const struct seen *t, const struct batch *b, size_t slot, struct history *h)
-{
-	const struct slot *s = &b->slots[slot];
-	for (size_t e = *seen_find(t, b, 1, s->c.author_id); e; e = t->prev[e - 1]) {
-		const struct slot *earlier = &b->slots[e - 1];
-		h->author_has_comments = 1;
-		h->author_recent++;
-		if (strcmp(earlier->c.article_id, s->c.article_id) == 0 && strcmp(earlier->md5, s->md5) == 0)
-			h->duplicate_content = 1;
-	}
-}
-
-/*
- * A comment_id stored from these coordinates is a replay: it goes through
- * unchanged, whatever the rules say now. From other coordinates it is a
- * duplicate. Only new comments get their content verdict and meet the history rules.
- */
-static void batch_looked_up(struct store *st, const char *err, PGresult **res, void *arg)
+/* The lookup answered: batch_decide sorts replays, duplicates and new comments, then the rows are stored. */
+static void batch_looked_up(struct store *st, const struct store_error *err, PGresult **res, void *arg)
 {
 	(void)st;
 	struct pipeline *p = arg;
 	struct batch *b = p->front;
-	if (err || p->failed || p->fatal) {
-		front_fail(p, err ? err : "an earlier batch failed");
+	if (err) {
+		front_fail(p, STAGE_LOOKUP, stall_cause_of_sqlstate(err->sqlstate), err->message);
 		return;
 	}
-	PGresult *r = res[0];
-	struct seen seen;
+	if (p->failed || p->fatal) {
+		front_fail(p, STAGE_LOOKUP, CAUSE_INTERNAL, "an earlier batch failed");
+		return;
+	}
 	b->phase_ns[PH_LOOKED_UP] = uv_hrtime();
-	if (PQntuples(r) != b->lookup.count) {
-		front_fail(p, "lookup returned the wrong number of rows");
-		return;
-	}
-	if (seen_init(&seen, b->n, (size_t)b->lookup.count)) {
-		seen_free(&seen);
-		front_fail(p, "out of memory deciding a batch");
-		return;
-	}
-	for (int k = 0; k < PQntuples(r); k++) {
-		struct slot *s = &b->slots[b->lookup_slot[k]];
-		int rc;
-		if (!PQgetisnull(r, k, LKO_SOURCE_TOPIC)) {
-			if (!slot_is_source(b, s, PQgetvalue(r, k, LKO_SOURCE_TOPIC), PQgetvalue(r, k, LKO_SOURCE_PARTITION),
-					    PQgetvalue(r, k, LKO_SOURCE_OFFSET))) {
-				s->result = RES_DUPLICATE;
-				continue;
-			}
-			rc = slot_store(b, s); /* a replay: the stored row decides its event */
-		} else if (*seen_find(&seen, b, 0, s->c.comment_id)) {
-			s->result = RES_DUPLICATE; /* the front end sent it twice within this batch */
-			continue;
-		} else {
-			struct history h = {
-				.author_has_comments = PQgetvalue(r, k, LKO_AUTHOR_HAS_COMMENTS)[0] == 't',
-				.author_recent = (int)strtol(PQgetvalue(r, k, LKO_AUTHOR_RECENT), NULL, 10),
-				.duplicate_content = PQgetvalue(r, k, LKO_DUPLICATE_CONTENT)[0] == 't',
-			};
-			seen_history(&seen, b, b->lookup_slot[k], &h);
-			if (rules_apply_history(&p->rules, &h, &s->v) == OUTCOME_REJECT) {
-				rc = slot_reject(b, s);
-			} else {
-				seen_add(&seen, b, b->lookup_slot[k]);
-				rc = slot_store(b, s);
-			}
-		}
-		if (rc) {
-			seen_free(&seen);
-			front_fail(p, "out of memory deciding a batch");
-			return;
-		}
-	}
-	seen_free(&seen);
-	if (b->rows.count == 0)
+	const char *why = batch_decide(b, res[0], &p->rules);
+	if (why)
+		front_fail(p, STAGE_LOOKUP, internal_cause(why), why);
+	else if (b->rows.count == 0)
 		batch_ready(p);
 	else if (store_submit(p->store, &b->rows, batch_stored) != 0)
-		front_fail(p, "postgres unavailable");
-}
-
-/* ---- matching stored rows ------------------------------------------------------------------- */
-
-struct row_index {
-	PGresult *res;
-	int col;
-	int *order; /* row numbers sorted by comment_id */
-	int n;
-};
-
-static PGresult *sort_res;
-static int sort_col;
-
-static int cmp_rows(const void *a, const void *b)
-{
-	return strcmp(PQgetvalue(sort_res, *(const int *)a, sort_col), PQgetvalue(sort_res, *(const int *)b, sort_col));
-}
-
-static int index_build(struct row_index *ix, PGresult *res, int col)
-{
-	ix->res = res;
-	ix->col = col;
-	ix->n = PQntuples(res);
-	ix->order = malloc(sizeof(int) * (size_t)(ix->n ? ix->n : 1));
-	if (!ix->order)
-		return -1;
-	for (int i = 0; i < ix->n; i++)
-		ix->order[i] = i;
-	sort_res = res; /* loop thread only */
-	sort_col = col;
-	qsort(ix->order, (size_t)ix->n, sizeof(int), cmp_rows);
-	return 0;
-}
-
-/* The row number holding comment_id, or -1. */
-static int index_find(const struct row_index *ix, const char *comment_id)
-{
-	int lo = 0, hi = ix->n - 1;
-	while (lo <= hi) {
-		int mid = (lo + hi) / 2;
-		int c = strcmp(comment_id, PQgetvalue(ix->res, ix->order[mid], ix->col));
-		if (c == 0)
-			return ix->order[mid];
-		if (c < 0)
-			hi = mid - 1;
-		else
-			lo = mid + 1;
-	}
-	return -1;
-}
-
-static void row_to_stored(PGresult *r, int i, struct stored_comment *sc)
-{
-	sc->comment_id = PQgetvalue(r, i, OUT_COMMENT_ID);
-	sc->article_id = PQgetvalue(r, i, OUT_ARTICLE_ID);
-	sc->author_id = PQgetvalue(r, i, OUT_AUTHOR_ID);
-	sc->display_name = PQgetvalue(r, i, OUT_DISPLAY_NAME);
-	sc->parent_id = PQgetisnull(r, i, OUT_PARENT_ID) ? NULL : PQgetvalue(r, i, OUT_PARENT_ID);
-	sc->body = PQgetvalue(r, i, OUT_BODY);
-	sc->status = PQgetvalue(r, i, OUT_STATUS);
-	sc->reasons = PQgetvalue(r, i, OUT_REASONS);
-	sc->submitted_at = PQgetvalue(r, i, OUT_SUBMITTED_AT);
-	sc->accepted_at = PQgetvalue(r, i, OUT_ACCEPTED_AT);
-	sc->source.topic = PQgetvalue(r, i, OUT_SOURCE_TOPIC);
-	sc->source.partition = (int32_t)strtol(PQgetvalue(r, i, OUT_SOURCE_PARTITION), NULL, 10);
-	sc->source.offset = strtoll(PQgetvalue(r, i, OUT_SOURCE_OFFSET), NULL, 10);
+		front_fail(p, STAGE_STORE, CAUSE_CONNECTION, "postgres unavailable");
 }
 
 /*
- * PostgreSQL committed. For each comment: inserted now -> its event will be
- * built from the row; stored before from this message's coordinates -> a
- * replay, the same; from other coordinates -> a duplicate.
+ * PostgreSQL committed the batch's rows, or refused them. A refusal that one
+ * row can cause sends the rows again one at a time (row isolation): the
+ * refused ones are rejected with storage_refused and the rest are stored. Any
+ * other error, or a refusal of the canary too, fails the batch: a dependency
+ * fault, retried with backoff, that rejects nobody.
  */
-static void batch_stored(struct store *st, const char *err, PGresult **res, void *arg)
+static void batch_stored(struct store *st, const struct store_error *err, PGresult **res, void *arg)
 {
 	(void)st;
 	struct pipeline *p = arg;
 	struct batch *b = p->front;
-	struct row_index fresh = {0}, earlier = {0};
-	if (err || p->failed || p->fatal) {
-		front_fail(p, err ? err : "an earlier batch failed");
+	if (err && !p->failed && !p->fatal && !b->isolated && isolate_row_can_cause(err->sqlstate)) {
+		log_debug("postgres refused the batch; storing its rows one at a time", "sqlstate", err->sqlstate,
+			  "error", err->message);
+		metrics.isolations++;
+		b->isolated = 1;
+		if (store_submit_each(p->store, &b->rows, batch_stored) != 0)
+			front_fail(p, STAGE_STORE, CAUSE_CONNECTION, "postgres unavailable");
 		return;
 	}
-	PGresult *inserted = res[0], *before = res[1];
+	if (err) {
+		front_fail(p, STAGE_STORE, stall_cause_of_sqlstate(err->sqlstate), err->message);
+		return;
+	}
+	if (p->failed || p->fatal) {
+		front_fail(p, STAGE_STORE, CAUSE_INTERNAL, "an earlier batch failed");
+		return;
+	}
 	b->phase_ns[PH_STORED] = uv_hrtime();
-	if (index_build(&fresh, inserted, OUT_COMMENT_ID) || index_build(&earlier, before, OUT_COMMENT_ID)) {
-		err = "out of memory matching rows";
-		goto failed;
+	int refused = 0;
+	const char *why = b->isolated ? isolate_apply(b, res, &refused) : batch_match(b, res);
+	if (why) {
+		front_fail(p, STAGE_STORE, internal_cause(why), why);
+		return;
 	}
-	for (size_t i = 0; i < b->n; i++) {
-		struct slot *s = &b->slots[i];
-		if (s->result != RES_PENDING)
-			continue;
-		PGresult *rows = inserted;
-		int r = index_find(&fresh, s->c.comment_id);
-		if (r < 0) {
-			rows = before;
-			r = index_find(&earlier, s->c.comment_id);
-			if (r < 0) {
-				err = "a stored comment was not found";
-				goto failed;
-			}
-			if (!slot_is_source(b, s, PQgetvalue(rows, r, OUT_SOURCE_TOPIC),
-					    PQgetvalue(rows, r, OUT_SOURCE_PARTITION), PQgetvalue(rows, r, OUT_SOURCE_OFFSET))) {
-				s->result = RES_DUPLICATE;
-				continue;
-			}
-			s->replay = 1;
-		}
-		s->rows = rows;
-		s->row = r;
-		s->result = strcmp(PQgetvalue(rows, r, OUT_STATUS), "pending") == 0 ? RES_HELD : RES_PUBLISHED;
+	if (refused) {
+		char n[16];
+		snprintf(n, sizeof(n), "%d", refused);
+		log_warn("postgres refused rows; they are rejected with storage_refused", "rows", n);
 	}
-	free(fresh.order);
-	free(earlier.order);
 	for (int i = 0; i < 2; i++) {
 		b->rows_res[i] = res[i];
 		res[i] = NULL; /* now owned by the batch: its events are built off the loop */
 	}
 	batch_ready(p);
-	return;
-
-failed:
-	free(fresh.order);
-	free(earlier.order);
-	front_fail(p, err);
 }
 
 /* ---- committing ----------------------------------------------------------------------------- */
@@ -715,86 +337,20 @@ failed:
 
 /*
  * Worker thread: builds the events of the stored comments from their rows,
- * lists every output message, and commits them with the offsets in one
- * Kafka transaction. The loop does not touch this batch meanwhile.
+ * then commits every output message with the offsets in one Kafka
+ * transaction. The loop does not touch this batch meanwhile.
  */
 static void commit_work(uv_work_t *w)
 {
 	struct batch *b = w->data;
-	const struct config *cfg = b->p->cfg;
 	b->work_err[0] = '\0';
-	b->nout = 0;
-	for (size_t i = 0; i < b->n; i++) {
-		struct slot *s = &b->slots[i];
-		if (s->rows) {
-			struct stored_comment sc;
-			int held;
-			row_to_stored(s->rows, s->row, &sc);
-			s->event = events_stored(&sc, &held);
-			s->event_key = strdup(sc.article_id);
-			if (!s->event || !s->event_key) {
-				snprintf(b->work_err, sizeof(b->work_err), "out of memory building events");
-				b->work_result = BUILD_FAILED;
-				return;
-			}
-		}
-		if (!s->event)
-			continue;
-		struct kafka_out *o = &b->out[b->nout++];
-		o->value = s->event;
-		o->value_len = strlen(s->event);
-		if (s->result == RES_REJECTED) {
-			o->topic = cfg->topic_rejected;
-			o->key = s->c.article_id ? s->c.article_id : s->key;
-			o->key_len = s->c.article_id ? strlen(s->c.article_id) : s->key_len;
-		} else {
-			o->topic = s->result == RES_HELD ? cfg->topic_moderation : cfg->topic_published;
-			o->key = s->event_key;
-			o->key_len = strlen(s->event_key);
-		}
+	if (batch_build_events(b) != 0) {
+		snprintf(b->work_err, sizeof(b->work_err), "out of memory building events");
+		b->work_result = BUILD_FAILED;
+		return;
 	}
 	b->work_result = kafka_commit(b->p->kafka, b->out, b->nout, b->commit_offsets, b->work_err,
 				      sizeof(b->work_err));
-}
-
-static void batch_account(struct batch *b)
-{
-	for (size_t i = 0; i < b->n; i++) {
-		struct slot *s = &b->slots[i];
-		metrics.consumed++;
-		switch (s->result) {
-		case RES_PUBLISHED: metrics.published++; break;
-		case RES_HELD: metrics.held++; break;
-		case RES_REJECTED: metrics.rejected[s->v.reject]++; break;
-		case RES_DUPLICATE: metrics.duplicate++; break;
-		case RES_PENDING: break;
-		}
-		metrics.replayed += (uint64_t)s->replay;
-		if (log_enabled(LOG_DEBUG)) {
-			static const char *names[] = {"pending", "published", "held", "rejected", "duplicate"};
-			char coords[64];
-			snprintf(coords, sizeof(coords), "%d/%lld", (int)s->partition, (long long)s->offset);
-			log_debug("decided", "outcome", names[s->result], "comment_id", s->c.comment_id, "source", coords,
-				  "reason", s->result == RES_REJECTED ? reason_code(s->v.reject) : NULL, "replay",
-				  s->replay ? "true" : "false");
-		}
-	}
-	metrics.batches++;
-	uint64_t *ph = b->phase_ns;
-	ph[PH_COMMITTED] = uv_hrtime();
-	metrics_observe_batch((double)(ph[PH_COMMITTED] - b->first_ns) / 1e9);
-	if (log_enabled(LOG_DEBUG)) {
-		char n[16], times[160];
-		snprintf(n, sizeof(n), "%zu", b->n);
-		/* a phase that did not run (no new comments, nothing to store) shows as 0 */
-		uint64_t look = ph[PH_LOOKED_UP] ? ph[PH_LOOKED_UP] : ph[PH_RUN];
-		uint64_t store = ph[PH_STORED] ? ph[PH_STORED] : look;
-		snprintf(times, sizeof(times), "collect+decode=%.1f lookup=%.1f rules+store=%.1f wait=%.1f kafka=%.1f",
-			 (double)(ph[PH_RUN] - b->first_ns) / 1e6, (double)(look - ph[PH_RUN]) / 1e6,
-			 (double)(store - look) / 1e6, (double)(ph[PH_TX_START] - store) / 1e6,
-			 (double)(ph[PH_COMMITTED] - ph[PH_TX_START]) / 1e6);
-		log_debug("batch committed", "messages", n, "ms", times);
-	}
 }
 
 static void batch_committed(uv_work_t *w, int status)
@@ -806,14 +362,15 @@ static void batch_committed(uv_work_t *w, int status)
 	switch (b->work_result) {
 	case KAFKA_TX_OK:
 		batch_account(b);
+		stall_commit(&p->stall, uv_hrtime());
 		batch_clear(b);
 		break;
 	case BUILD_FAILED:
-		pipeline_fail(p, b->work_err);
+		pipeline_fail(p, STAGE_KAFKA, CAUSE_MEMORY, b->work_err);
 		return;
 	case KAFKA_TX_ABORTED:
 		metrics.tx_aborts++;
-		pipeline_fail(p, b->work_err); /* b keeps its messages: their offsets join the rewind */
+		pipeline_fail(p, STAGE_KAFKA, CAUSE_KAFKA, b->work_err); /* b keeps its messages: their offsets join the rewind */
 		return;
 	default:
 		log_error("kafka producer failed fatally; stopping", "error", b->work_err);
@@ -869,23 +426,28 @@ static void pipeline_settle(struct pipeline *p)
 	pipeline_pump(p);
 }
 
-/* ---- failures: rewind and replay ------------------------------------------------------------ */
+/* ---- failures: rewind, back off and replay ---------------------------------------------------- */
 
-/* Marks the pipeline failed; the batches not committed in Kafka are rewound once neither stage is busy. */
-static void pipeline_fail(struct pipeline *p, const char *why)
+/*
+ * Marks the pipeline failed; the batches not committed in Kafka are rewound
+ * once neither stage is busy. Only the first failure of an episode counts
+ * (stall_failure logs it, counts it and chooses the backoff); a stage that
+ * then finds the pipeline failed just ends its step.
+ */
+static void pipeline_fail(struct pipeline *p, enum stall_stage stage, enum stall_cause cause, const char *why)
 {
 	if (!p->failed)
-		log_warn("batch not committed; it will be replayed", "reason", why);
+		p->retry_ms = stall_failure(&p->stall, stage, cause, why, uv_hrtime());
 	p->failed = 1;
 	uv_timer_stop(&p->timer);
 	pipeline_settle(p);
 }
 
 /* The front batch's step failed (or found the pipeline failed): the step is over, the batch stays for its offsets. */
-static void front_fail(struct pipeline *p, const char *why)
+static void front_fail(struct pipeline *p, enum stall_stage stage, enum stall_cause cause, const char *why)
 {
 	p->front_state = F_FAILED;
-	pipeline_fail(p, why);
+	pipeline_fail(p, stage, cause, why);
 }
 
 static void rewind_work(uv_work_t *w)
@@ -893,6 +455,15 @@ static void rewind_work(uv_work_t *w)
 	struct pipeline *p = w->data;
 	if (p->rewind_offsets->cnt > 0)
 		kafka_rewind(p->kafka, p->rewind_offsets);
+}
+
+/* The backoff is over: the partitions resume and the replay begins. */
+static void retry_cb(uv_timer_t *t)
+{
+	struct pipeline *p = t->data;
+	p->backing_off = 0;
+	pipeline_apply_pause(p);
+	pipeline_pump(p);
 }
 
 static void rewound(uv_work_t *w, int status)
@@ -904,10 +475,13 @@ static void rewound(uv_work_t *w, int status)
 	pipeline_drop_batches(p);
 	p->failed = 0;
 	p->state = P_RUNNING;
-	if (p->stopping)
+	if (p->stopping) {
 		pipeline_close(p);
-	else
-		uv_timer_start(&p->timer, timer_pump_cb, RETRY_DELAY_MS, 0);
+		return;
+	}
+	p->backing_off = 1;
+	pipeline_apply_pause(p);
+	uv_timer_start(&p->timer, retry_cb, (uint64_t)p->retry_ms, 0);
 }
 
 /* Drops every batch and moves the consumer back to their first offsets, so that they are consumed again. */
@@ -919,11 +493,23 @@ static void pipeline_rewind(struct pipeline *p)
 	for (int i = 0; i < 3; i++) {
 		const rd_kafka_topic_partition_list_t *first = p->batches[i].first_offsets;
 		for (int j = 0; first && j < first->cnt; j++)
-			track_offsets(NULL, p->rewind_offsets, first->elems[j].topic, first->elems[j].partition,
-				      first->elems[j].offset);
+			batch_track_offsets(NULL, p->rewind_offsets, first->elems[j].topic, first->elems[j].partition,
+					    first->elems[j].offset);
 	}
 	p->work.data = p;
 	uv_queue_work(p->loop, &p->work, rewind_work, rewound);
+}
+
+/* ---- stall detection ------------------------------------------------------------------------ */
+
+/* Each second: the messages collected, in flight, or fetched and waiting in the consumer. */
+static void tick_cb(uv_timer_t *t)
+{
+	struct pipeline *p = t->data;
+	size_t backlog = kafka_queued(p->kafka);
+	for (int i = 0; i < 3; i++)
+		backlog += p->batches[i].n;
+	stall_backlog(&p->stall, backlog, uv_hrtime());
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */
@@ -961,6 +547,10 @@ static void init_done(uv_work_t *w, int status)
 void pipeline_start(struct pipeline *p)
 {
 	p->state = P_INIT;
+	if (!uv_is_active((uv_handle_t *)&p->tick)) {
+		stall_init(&p->stall, p->cfg->stall_timeout_ms, uv_hrtime());
+		uv_timer_start(&p->tick, tick_cb, TICK_MS, TICK_MS);
+	}
 	p->work.data = p;
 	uv_queue_work(p->loop, &p->work, init_work, init_done);
 }
@@ -987,6 +577,7 @@ static void pipeline_close(struct pipeline *p)
 		return;
 	p->state = P_CLOSING;
 	uv_timer_stop(&p->timer);
+	uv_timer_stop(&p->tick);
 	if (p->revoking) {
 		p->revoking = 0;
 		kafka_revoke_done(p->kafka);
@@ -1005,6 +596,7 @@ void pipeline_stop(struct pipeline *p, int status)
 		return; /* the step in flight ends in pipeline_close */
 	/* What was collected is not stored yet: drop it, its offsets stay for the next owner. */
 	uv_timer_stop(&p->timer);
+	p->backing_off = 0; /* a retry that waits is not needed any more */
 	batch_clear(p->collect);
 	pipeline_settle(p); /* the batches in flight finish, then pipeline_close */
 }
@@ -1021,9 +613,13 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	p->stopped_cb = stopped_cb;
 	p->arg = arg;
 	uv_timer_init(loop, &p->timer);
-	p->timer.data = p;
-	for (int i = 0; i < 3; i++)
+	uv_timer_init(loop, &p->tick);
+	p->timer.data = p->tick.data = p;
+	p->open_timers = 2;
+	for (int i = 0; i < 3; i++) {
+		p->batches[i].cfg = cfg;
 		p->batches[i].p = p;
+	}
 	p->collect = &p->batches[0];
 	p->kafka = kafka_create(loop, cfg, kafka_event, p, err, errlen);
 	if (!p->kafka)
@@ -1039,18 +635,23 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 int pipeline_readiness(struct pipeline *p, char **out)
 {
 	char kwhy[128] = "";
+	uint64_t now = uv_hrtime();
 	int kafka_ok = p->state != P_CLOSED && kafka_is_ready(p->kafka, kwhy, sizeof(kwhy));
 	int pg_ok = store_is_ready(p->store);
 	int assigned = kafka_assigned(p->kafka);
-	int ready = kafka_ok && pg_ok && assigned > 0 && !p->stopping && !p->fault_paused && p->state != P_INIT;
-	json_t *o = json_pack("{s:s, s:{s:b, s:s}, s:{s:b}, s:i, s:b, s:b}",
+	char why[8];
+	int stalled = stall_check(&p->stall, now, why, sizeof(why));
+	int ready = kafka_ok && pg_ok && assigned > 0 && !p->stopping && !p->store_down && !stalled &&
+		    p->state != P_INIT;
+	json_t *o = json_pack("{s:s, s:{s:b, s:s}, s:{s:b, s:s}, s:o, s:i, s:b, s:b}",
 			      "status", ready ? "ready" : "not_ready",
 			      "kafka", "ok", kafka_ok, "detail", kafka_ok ? "connected" : kwhy,
-			      "postgres", "ok", pg_ok,
+			      "postgres", "ok", pg_ok, "detail", pg_ok ? "connected" : store_status(p->store),
+			      "pipeline", stall_json(&p->stall, now),
 			      "partitions_assigned", assigned,
-			      "paused", p->fault_paused,
+			      "paused", p->paused,
 			      "stopping", p->stopping);
-	*out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	*out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
 	json_decref(o);
 	return ready;
 }
@@ -1061,10 +662,12 @@ static void store_closed(void *arg)
 	free(p);
 }
 
+/* Both timers are closed: the store closes last, and its close callback frees p. */
 static void timer_closed(uv_handle_t *h)
 {
 	struct pipeline *p = h->data;
-	store_close(p->store, store_closed, p);
+	if (--p->open_timers == 0)
+		store_close(p->store, store_closed, p);
 }
 
 void pipeline_set_rules(struct pipeline *p, const struct rules *rules)
@@ -1080,4 +683,5 @@ void pipeline_free(struct pipeline *p)
 	rules_free(&p->rules);
 	kafka_close(p->kafka);
 	uv_close((uv_handle_t *)&p->timer, timer_closed);
+	uv_close((uv_handle_t *)&p->tick, timer_closed);
 }

@@ -23,6 +23,7 @@ static const struct {
 	[REASON_DUPLICATE_CONTENT] = {"duplicate_content", OUTCOME_REJECT},
 	[REASON_PAYLOAD_TOO_LARGE] = {"payload_too_large", OUTCOME_REJECT},
 	[REASON_FIELD_TOO_LARGE] = {"field_too_large", OUTCOME_REJECT},
+	[REASON_STORAGE_REFUSED] = {"storage_refused", OUTCOME_REJECT},
 	[REASON_CONTAINS_LINK] = {"contains_link", OUTCOME_HOLD},
 	[REASON_CONTAINS_EMAIL] = {"contains_email", OUTCOME_HOLD},
 	[REASON_CONTAINS_PHONE] = {"contains_phone", OUTCOME_HOLD},

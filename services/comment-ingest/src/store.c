@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "migrations.h"
+#include "stall.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -56,6 +57,32 @@ static const char select_sql[] =
 	"SELECT " OUT_COLUMNS " FROM comments"
 	" WHERE comment_id = ANY($1::uuid[]) AND xmin <> pg_current_xact_id()::xid";
 
+/* Row isolation: the same rows one at a time (sql/003_row_isolation.sql), as text so a row's bad value stays its own. */
+static const char insert_each_sql[] =
+	"SELECT ord, outcome, error_code, error_message FROM comment_ingest_insert_each($1::text[], $2::text[],"
+	" $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],"
+	" $11::text[], $12::text[]) ORDER BY ord";
+
+/*
+ * Then every stored row of the batch's comment_ids, inserted now (under a
+ * savepoint, so not by this transaction's own xid) or before. Only ids in the
+ * form the service writes are cast, so that no element can fail the statement.
+ */
+static const char select_all_sql[] =
+	"SELECT " OUT_COLUMNS " FROM comments WHERE comment_id = ANY (ARRAY(SELECT x::uuid FROM unnest($1::text[]) x"
+	" WHERE x ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'))";
+
+/*
+ * Before the migrations: the text the service sends is UTF-8, and the
+ * database must store any of it. A database in another encoding would refuse
+ * some comments for their characters alone, so the service does not start on one.
+ */
+static const char encoding_sql[] =
+	"SET client_encoding TO 'UTF8';"
+	" DO $$ BEGIN IF current_setting('server_encoding') <> 'UTF8' THEN"
+	" RAISE EXCEPTION 'the database encoding is %; comment-ingest needs UTF8 (CREATE DATABASE ... ENCODING ''UTF8'')',"
+	" current_setting('server_encoding') USING ERRCODE = '22021'; END IF; END $$;\n";
+
 enum store_state {
 	ST_DOWN,       /* waiting for the reconnect timer */
 	ST_CONNECTING, /* PQconnectPoll in progress */
@@ -77,6 +104,8 @@ struct store {
 	enum store_state state;
 	int setup_step;
 	int setup_failed;
+	char status[256];           /* why not ready: the last connection or setup error */
+	struct log_repeat down_log; /* a connection that keeps failing is logged once, then counted */
 	store_state_cb state_cb;
 	void *arg;
 	/* the request in flight */
@@ -84,7 +113,8 @@ struct store {
 	PGresult *res[2];
 	int nres;
 	int want; /* results the request returns */
-	char *err;
+	char *err;          /* the request's first error, one line */
+	char err_state[6];  /* and its SQLSTATE ("" when none) */
 	/* closing */
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -230,8 +260,7 @@ static void notice_cb(void *arg, const char *message)
 {
 	(void)arg;
 	char msg[512];
-	snprintf(msg, sizeof(msg), "%s", message);
-	msg[strcspn(msg, "\n")] = '\0';
+	log_oneline(message, msg, sizeof(msg));
 	log_debug("postgres notice", "notice", msg);
 }
 
@@ -305,16 +334,18 @@ static void clear_batch(struct store *s)
 	s->nres = 0;
 	free(s->err);
 	s->err = NULL;
+	s->err_state[0] = '\0';
 }
 
-/* Ends the in-flight batch (if any) with the error or the results collected. */
-static void finish_batch(struct store *s, const char *err)
+/* Ends the in-flight batch (if any) with the error (sqlstate "" when none) or the results collected. */
+static void finish_batch(struct store *s, const char *sqlstate, const char *err)
 {
 	store_done_cb cb = s->done_cb;
 	s->done_cb = NULL;
 	if (!cb)
 		return;
-	cb(s, err, err ? NULL : s->res, s->arg);
+	struct store_error e = {sqlstate ? sqlstate : "", err};
+	cb(s, err ? &e : NULL, err ? NULL : s->res, s->arg);
 	clear_batch(s);
 }
 
@@ -323,20 +354,35 @@ static void timer_cb(uv_timer_t *t)
 	store_connect(t->data);
 }
 
-/* Drops the connection, fails any batch in flight, and schedules a reconnect with backoff. */
+/*
+ * Drops the connection, fails any batch in flight, and schedules a reconnect
+ * with backoff. A failure that repeats (PostgreSQL down) is logged once, then
+ * every STALL_LOG_INTERVAL_NS with how often it happened.
+ */
 static void store_fail(struct store *s, const char *what)
 {
-	char msg[512];
-	snprintf(msg, sizeof(msg), "%s", s->conn ? PQerrorMessage(s->conn) : "");
-	msg[strcspn(msg, "\n")] = '\0';
+	char msg[512], seen[600];
+	uint64_t repeats;
+	if (s->setup_failed) /* the setup's own error, already logged and kept in status */
+		snprintf(msg, sizeof(msg), "%s", s->status);
+	else
+		log_oneline(s->conn ? PQerrorMessage(s->conn) : "", msg, sizeof(msg));
+	s->setup_failed = 0;
 	int was_ready = s->state == ST_READY || s->state == ST_BUSY;
-	log_warn("postgres connection lost", "during", what, "error", msg);
+	log_oneline(msg[0] ? msg : what, s->status, sizeof(s->status));
+	snprintf(seen, sizeof(seen), "%s: %s", what, msg);
+	if (log_repeat_hit(&s->down_log, seen, uv_hrtime(), STALL_LOG_INTERVAL_NS, &repeats)) {
+		char n[24];
+		snprintf(n, sizeof(n), "%llu", (unsigned long long)repeats);
+		log_warn(was_ready ? "postgres connection lost" : "postgres connection failed", "during", what, "error",
+			 msg, repeats ? "repeats" : NULL, n);
+	}
 	store_unwatch(s);
 	if (s->conn)
 		PQfinish(s->conn);
 	s->conn = NULL;
 	s->state = ST_DOWN;
-	finish_batch(s, msg[0] ? msg : what);
+	finish_batch(s, "", msg[0] ? msg : what);
 	clear_batch(s);
 	if (s->state == ST_CLOSED)
 		return; /* the callback closed the store */
@@ -362,10 +408,12 @@ static char *migrations_sql(void)
 	size_t cap = 512;
 	for (size_t i = 0; i < migrations_count; i++)
 		cap += strlen(migrations[i].sql) + strlen(migrations[i].name) + 16;
+	cap += sizeof(encoding_sql);
 	char *sql = malloc(cap);
 	if (!sql)
 		return NULL;
-	size_t n = (size_t)snprintf(sql, cap, "BEGIN; SELECT pg_advisory_xact_lock(%d);\n", MIGRATION_LOCK_KEY);
+	size_t n = (size_t)snprintf(sql, cap, "%sBEGIN; SELECT pg_advisory_xact_lock(%d);\n", encoding_sql,
+				    MIGRATION_LOCK_KEY);
 	for (size_t i = 0; i < migrations_count; i++)
 		n += (size_t)snprintf(sql + n, cap - n, "%s\n;\n", migrations[i].sql);
 	n += (size_t)snprintf(sql + n, cap - n, "INSERT INTO schema_migrations (name) VALUES ");
@@ -375,7 +423,7 @@ static char *migrations_sql(void)
 	return sql;
 }
 
-/* Sends the next setup step: 0 migrations, 1-3 prepared statements, then pipeline mode. */
+/* Sends the next setup step: 0 encoding and migrations, 1-5 prepared statements, then pipeline mode. */
 static int setup_send(struct store *s)
 {
 	int ok;
@@ -395,15 +443,27 @@ static int setup_send(struct store *s)
 	case 3:
 		ok = PQsendPrepare(s->conn, "lookup_comments", lookup_sql, 6, NULL);
 		break;
-	default:
+	case 4:
+		ok = PQsendPrepare(s->conn, "insert_each", insert_each_sql, 12, NULL);
+		break;
+	case 5:
+		ok = PQsendPrepare(s->conn, "select_all", select_all_sql, 1, NULL);
+		break;
+	default: {
 		if (!PQenterPipelineMode(s->conn))
 			return -1;
 		s->state = ST_READY;
 		s->backoff_ms = BACKOFF_MIN_MS;
-		log_info("postgres ready", "migrations", migrations_count ? migrations[migrations_count - 1].name : "");
+		s->status[0] = '\0';
+		uint64_t down_ns, failed = log_repeat_end(&s->down_log, uv_hrtime(), &down_ns);
+		char attempts[24];
+		snprintf(attempts, sizeof(attempts), "%llu", (unsigned long long)failed);
+		log_info("postgres ready", "migrations", migrations_count ? migrations[migrations_count - 1].name : "",
+			 failed ? "failed_attempts" : NULL, attempts);
 		if (s->state_cb)
 			s->state_cb(s, 1, s->arg);
 		return 0;
+	}
 	}
 	return ok ? store_flush(s) : -1;
 }
@@ -415,12 +475,12 @@ static int setup_results(struct store *s)
 		PGresult *r = PQgetResult(s->conn);
 		if (r) {
 			ExecStatusType st = PQresultStatus(r);
-			if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-				char msg[512];
-				snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
-				msg[strcspn(msg, "\n")] = '\0';
+			if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !s->setup_failed) {
+				char msg[sizeof(s->status) - 16];
+				log_oneline(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), msg, sizeof(msg));
+				snprintf(s->status, sizeof(s->status), "setup failed: %s", msg);
 				log_error("postgres setup failed", "step", s->setup_step == 0 ? "migrations" : "prepare",
-					  "error", msg);
+					  "sqlstate", PQresultErrorField(r, PG_DIAG_SQLSTATE), "error", msg);
 				s->setup_failed = 1;
 			}
 			PQclear(r);
@@ -446,7 +506,7 @@ static int batch_results(struct store *s)
 		if (st == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
 			s->state = ST_READY;
-			finish_batch(s, s->err ? s->err : (s->nres == s->want ? NULL : "missing results"));
+			finish_batch(s, s->err_state, s->err ? s->err : (s->nres == s->want ? NULL : "missing results"));
 			clear_batch(s);
 			return 0;
 		}
@@ -455,10 +515,13 @@ static int batch_results(struct store *s)
 			continue;
 		}
 		if (!s->err) {
-			const char *m = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted" : PQresultErrorMessage(r);
-			s->err = strdup(m && *m ? m : "unexpected result");
-			if (s->err)
-				s->err[strcspn(s->err, "\n")] = '\0';
+			const char *m = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted"
+									: PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+			const char *state = st == PGRES_PIPELINE_ABORTED ? NULL : PQresultErrorField(r, PG_DIAG_SQLSTATE);
+			char msg[512];
+			log_oneline(m && *m ? m : "unexpected result", msg, sizeof(msg));
+			s->err = strdup(msg);
+			snprintf(s->err_state, sizeof(s->err_state), "%s", state ? state : "");
 		}
 		PQclear(r);
 	}
@@ -559,6 +622,13 @@ int store_is_ready(const struct store *s)
 	return s->state == ST_READY || s->state == ST_BUSY;
 }
 
+const char *store_status(const struct store *s)
+{
+	if (store_is_ready(s))
+		return "";
+	return s->status[0] ? s->status : s->state == ST_SETUP ? "setting up" : "connecting";
+}
+
 /* Marks a request sent: it is the one in flight until its pipeline sync arrives. */
 static int store_sent(struct store *s, int ok, int want, store_done_cb done_cb)
 {
@@ -602,9 +672,22 @@ int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb
 	return store_sent(s, ok, 2, done_cb);
 }
 
+int store_submit_each(struct store *s, struct store_rows *rows, store_done_cb done_cb)
+{
+	if (s->state != ST_READY)
+		return -1;
+	const char *params[COL__COUNT];
+	for (int i = 0; i < COL__COUNT; i++)
+		if (!(params[i] = pgarr_finish(&rows->col[i])))
+			return -1;
+	int ok = PQsendQueryPrepared(s->conn, "insert_each", COL__COUNT, params, NULL, NULL, 0) &&
+		 PQsendQueryPrepared(s->conn, "select_all", 1, params, NULL, NULL, 0);
+	return store_sent(s, ok, 2, done_cb);
+}
+
 void store_close(struct store *s, void (*close_cb)(void *arg), void *arg)
 {
-	finish_batch(s, "closing");
+	finish_batch(s, "", "closing");
 	clear_batch(s);
 	s->state = ST_CLOSED;
 	s->close_cb = close_cb;

@@ -40,6 +40,9 @@ struct store_lookup {
 enum lookup_out { LKO_ORD, LKO_SOURCE_TOPIC, LKO_SOURCE_PARTITION, LKO_SOURCE_OFFSET, LKO_AUTHOR_HAS_COMMENTS,
 		  LKO_AUTHOR_RECENT, LKO_DUPLICATE_CONTENT };
 
+/* Columns of store_submit_each's first result: one row per stored row, in order (sql/003_row_isolation.sql). */
+enum each_out { EACH_ORD, EACH_OUTCOME, EACH_ERROR_CODE, EACH_ERROR_MESSAGE };
+
 /* Columns of the rows that the batch statements return (OUT_COLUMNS in store.c). */
 enum store_out {
 	OUT_COMMENT_ID, OUT_ARTICLE_ID, OUT_AUTHOR_ID, OUT_DISPLAY_NAME, OUT_PARENT_ID, OUT_BODY,
@@ -64,17 +67,31 @@ struct store;
 typedef void (*store_state_cb)(struct store *s, int ready, void *arg);
 
 /*
+ * A failed request: PostgreSQL's SQLSTATE (empty when no server answered,
+ * e.g. the connection was lost) and the error as one line: the server's
+ * primary message (never its DETAIL, which may quote a row), or libpq's
+ * whole connection error.
+ */
+struct store_error {
+	const char *sqlstate;
+	const char *message;
+};
+
+/*
  * Called on the loop when a request ends: err is NULL on success and res
  * holds its results in order. They stay owned by the store and are valid
  * only during the call, unless the callback takes one: it sets res[i] to
  * NULL and must PQclear() it later.
  */
-typedef void (*store_done_cb)(struct store *s, const char *err, PGresult **res, void *arg);
+typedef void (*store_done_cb)(struct store *s, const struct store_error *err, PGresult **res, void *arg);
 
 /* Creates the store and starts connecting; reconnects with backoff after any loss. */
 struct store *store_create(uv_loop_t *loop, const char *url, store_state_cb state_cb, void *arg);
 
 int store_is_ready(const struct store *s);
+
+/* Why the store is not ready (the last connection or setup error, one line), or "" when it is. */
+const char *store_status(const struct store *s);
 
 /*
  * Looks up, in one round trip, what decides new comments: whether each
@@ -93,6 +110,17 @@ int store_lookup(struct store *s, struct store_lookup *l, store_done_cb done_cb)
  * store_lookup.
  */
 int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb);
+
+/*
+ * Row isolation: stores the same rows again in one transaction, one at a
+ * time in order, each under its own savepoint, after a canary (see
+ * sql/003_row_isolation.sql). res[0] has one row per input row (enum
+ * each_out: inserted, skipped or refused with SQLSTATE and message), res[1]
+ * the stored rows of every comment_id of the batch, whoever stored them
+ * (enum store_out). Fails as a whole when PostgreSQL refuses the canary too,
+ * or with an error no row can cause. Returns as store_lookup.
+ */
+int store_submit_each(struct store *s, struct store_rows *rows, store_done_cb done_cb);
 
 /* Closes the connection and frees the store; close_cb runs when every handle is closed. */
 void store_close(struct store *s, void (*close_cb)(void *arg), void *arg);

@@ -52,8 +52,8 @@ def test_database_refuses_every_row(fresh_topics, kafka_bootstrap, database_url,
                 body = json.loads(text)
                 break
             time.sleep(0.2)
-        t_503 = mon.first(t_send, 503)
         time.sleep(8)  # several retries with backoff while the constraint stays
+        t_503 = mon.first(t_send, 503)
         m_fault = svc.metrics()
         rows_during = faults.rows_from_topic(database_url, topics.submitted)
         out_during = harness.consume_all(kafka_bootstrap, [topics.published, topics.moderation, topics.rejected],

@@ -85,12 +85,29 @@ static void test_stalled_after_failing_for_the_timeout(void **state)
 	stall_failure(&s, STAGE_STORE, CAUSE_CONSTRAINT, "new row violates check constraint \"refuse\"", S(14));
 	assert_int_equal(stall_check(&s, S(15), why, sizeof(why)), 0);
 	assert_int_equal(stall_check(&s, S(16), why, sizeof(why)), 1);
-	assert_non_null(strstr(why, "batches have failed for 6 s"));
+	assert_non_null(strstr(why, "batches keep failing: 2 failures in 6 s"));
 	assert_non_null(strstr(why, "store, constraint"));
 	assert_non_null(strstr(why, "check constraint \"refuse\""));
 	stall_commit(&s, S(17));
 	assert_int_equal(stall_check(&s, S(18), why, sizeof(why)), 0);
 	assert_string_equal(why, "moving");
+}
+
+/*
+ * Failures and a backlog together: whichever limit is reached first, the
+ * reason given is the failure, which is what the operator must fix.
+ */
+static void test_a_failure_is_the_reason_whichever_limit_comes_first(void **state)
+{
+	(void)state;
+	struct stall s;
+	char why[384];
+	stall_init(&s, 3000, S(0));
+	stall_backlog(&s, 0, S(10));
+	stall_backlog(&s, 1000, S(11));
+	stall_failure(&s, STAGE_STORE, CAUSE_CONSTRAINT, "refused", S(12));
+	assert_int_equal(stall_check(&s, S(14), why, sizeof(why)), 1); /* 4 s without progress, 2 s failing */
+	assert_string_equal(why, "batches keep failing: 1 failures in 2 s (store, constraint): refused");
 }
 
 /* No commit for the timeout is a stall only while something waits; an idle pipeline is not late. */
@@ -146,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_backoff_grows_and_resets),
 		cmocka_unit_test(test_failures_are_counted_by_stage_and_cause),
 		cmocka_unit_test(test_stalled_after_failing_for_the_timeout),
+		cmocka_unit_test(test_a_failure_is_the_reason_whichever_limit_comes_first),
 		cmocka_unit_test(test_stalled_without_progress_only_with_a_backlog),
 		cmocka_unit_test(test_json),
 	};

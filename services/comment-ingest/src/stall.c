@@ -134,23 +134,17 @@ int stall_check(const struct stall *s, uint64_t now_ns, char *why, size_t whylen
 {
 	double failing = s->failures ? (double)(now_ns - s->failing_since_ns) / 1e9 : 0;
 	double idle = (double)(now_ns - s->progress_ns) / 1e9;
-	if (s->failures && now_ns - s->failing_since_ns > s->timeout_ns) {
-		snprintf(why, whylen, "batches have failed for %.0f s (%llu times; %s, %s): %s", failing,
-			 (unsigned long long)s->failures, stall_stage_name(s->stage), stall_cause_name(s->cause),
-			 s->error);
-		return 1;
-	}
-	if (s->backlog && now_ns - s->progress_ns > s->timeout_ns) {
+	int stalled = (s->failures && now_ns - s->failing_since_ns > s->timeout_ns) ||
+		      (s->backlog && now_ns - s->progress_ns > s->timeout_ns);
+	if (s->failures) /* the failure is the reason, whichever limit was reached first */
+		snprintf(why, whylen, "%s %llu failures in %.0f s (%s, %s): %s",
+			 stalled ? "batches keep failing:" : "retrying after", (unsigned long long)s->failures,
+			 failing, stall_stage_name(s->stage), stall_cause_name(s->cause), s->error);
+	else if (stalled)
 		snprintf(why, whylen, "no batch committed for %.0f s with %zu messages waiting", idle, s->backlog);
-		return 1;
-	}
-	if (s->failures)
-		snprintf(why, whylen, "retrying after %llu failures in %.0f s (%s, %s): %s",
-			 (unsigned long long)s->failures, failing, stall_stage_name(s->stage),
-			 stall_cause_name(s->cause), s->error);
 	else
 		snprintf(why, whylen, "moving");
-	return 0;
+	return stalled;
 }
 
 json_t *stall_json(const struct stall *s, uint64_t now_ns)

@@ -24,6 +24,13 @@ struct metrics {
 	uint64_t batch_buckets[METRICS_BATCH_BUCKETS]; /* cumulative counts per upper bound */
 	uint64_t batch_count;
 	double batch_sum_seconds;
+	/* the operators' HTTP port (http.c) */
+	uint64_t http_connections; /* open now: a gauge */
+	uint64_t http_evicted;
+	uint64_t http_refused;
+	uint64_t http_request_timeouts;
+	uint64_t http_idle_timeouts;
+	uint64_t http_write_timeouts;
 };
 
 extern struct metrics metrics;

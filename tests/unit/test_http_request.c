@@ -150,6 +150,17 @@ static void test_path_of_url(void **state)
 	assert_done(LIT("GET /a%20b HTTP/1.1\r\n\r\n"), "GET", "/a%20b");
 }
 
+/* Found by fuzz_http: a request line "GET *" "/T" gave the handler the path "*" "/T". A target that is neither origin-form nor
+ * absolute-form (RFC 9112 3.2) is a 400, so the handler always sees a path starting with '/'. */
+static void test_target_not_a_path(void **state)
+{
+	(void)state;
+	assert_error(LIT("GET */T\r\n\r\n"), 400);
+	assert_error(LIT("GET * HTTP/1.1\r\n\r\n"), 400);
+	assert_error(LIT("HEAD *x HTTP/1.1\r\nHost: x\r\n\r\n"), 400);
+	assert_done(LIT("GET /healthz\r\n\r\n"), "GET", "/healthz");
+}
+
 /* Blank lines before a request are tolerated (RFC 9112 2.2); a request split inside its CRLFs is the same. */
 static void test_split_crlf(void **state)
 {
@@ -354,6 +365,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_path_of_url),
+		cmocka_unit_test(test_target_not_a_path),
 		cmocka_unit_test(test_split_crlf),
 		cmocka_unit_test(test_bad_methods),
 		cmocka_unit_test(test_garbage_is_400),

@@ -33,6 +33,24 @@ static int on_url(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/* The path of the URL (origin-form, or absolute-form's path, "/" when it has none); -1 for any other
+ * target, e.g. "*" (RFC 9112 3.2), so that the handler always sees a path that starts with '/'. */
+static int take_path(struct http_request *req)
+{
+	size_t kept = req->url_len;
+	struct http_parser_url u;
+	req->url[kept] = '\0';
+	http_parser_url_init(&u);
+	if (http_parser_parse_url(req->url, kept, 0, &u) != 0)
+		snprintf(req->path, sizeof(req->path), "/");
+	else if (!(u.field_set & (1 << UF_PATH)))
+		snprintf(req->path, sizeof(req->path), "/");
+	else
+		snprintf(req->path, sizeof(req->path), "%.*s", (int)u.field_data[UF_PATH].len,
+			 req->url + u.field_data[UF_PATH].off);
+	return req->path[0] == '/' ? 0 : -1;
+}
+
 /* The method and the whole URL are known here: a request this port cannot serve is answered without
  * waiting for a body. */
 static int on_headers_complete(http_parser *p)
@@ -43,24 +61,17 @@ static int on_headers_complete(http_parser *p)
 		return decide(p, HTTP_REQUEST_ERROR, 414);
 	if (p->method != HTTP_GET && p->method != HTTP_HEAD)
 		return decide(p, HTTP_REQUEST_ERROR, 405);
+	if (take_path(req) != 0)
+		return decide(p, HTTP_REQUEST_ERROR, 400);
 	return 0;
 }
 
-/* The end of a GET or HEAD request: its path is what the handler sees. */
+/* The end of a GET or HEAD request (any body read and ignored). */
 static int on_message_complete(http_parser *p)
 {
 	struct http_request *req = p->data;
-	size_t kept = req->url_len < HTTP_REQUEST_MAX_URL ? req->url_len : HTTP_REQUEST_MAX_URL;
-	struct http_parser_url u;
-	req->url[kept] = '\0';
 	req->method = http_method_str((enum http_method)p->method);
 	req->head_only = p->method == HTTP_HEAD;
-	http_parser_url_init(&u);
-	if (http_parser_parse_url(req->url, kept, 0, &u) == 0 && (u.field_set & (1 << UF_PATH)))
-		snprintf(req->path, sizeof(req->path), "%.*s", (int)u.field_data[UF_PATH].len,
-			 req->url + u.field_data[UF_PATH].off);
-	else
-		snprintf(req->path, sizeof(req->path), "/");
 	return decide(p, HTTP_REQUEST_DONE, 0);
 }
 

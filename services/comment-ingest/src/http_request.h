@@ -23,6 +23,7 @@ enum http_request_event {
  *   400  http-parser rejects the bytes (garbage, a bad request line or header, bad chunking)
  *   414  the headers are complete, or the byte limit is reached, with a URL over HTTP_REQUEST_MAX_URL
  *   405  the headers are complete and the method is neither GET nor HEAD (a body is never waited for)
+ *   400  the headers of a GET or HEAD are complete and its target has no path starting with '/' (e.g. "*")
  *   431  byte HTTP_REQUEST_MAX_BYTES + 1 arrives before the end of the headers
  *   413  byte HTTP_REQUEST_MAX_BYTES + 1 arrives before the end of a GET or HEAD request's body
  */

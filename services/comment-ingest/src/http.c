@@ -3,8 +3,8 @@
  *
  * The transport half (accept, read, timers, write, close) knows nothing of HTTP: it reports what happens
  * to a connection to conn_event() with an enum conn_event, which feeds http_request.c and answers. What a
- * hostile client can hold is bounded: HTTP_MAX_CONNECTIONS connections (at the limit the oldest one still
- * reading is closed to make room, so a probe always gets in), one request of at most
+ * hostile client can hold is bounded: HTTP_MAX_CONNECTIONS connections (at the limit an idle one is
+ * closed to make room, so a probe gets in), one request of at most
  * HTTP_REQUEST_MAX_BYTES per connection, read within the request and idle timeouts, and one response
  * buffer, written within the write timeout and freed when the connection closes. */
 #include "http.h"
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 
 #include "http_request.h"
@@ -20,6 +21,8 @@
 
 /* Descriptors kept for Kafka, PostgreSQL and the loop when RLIMIT_NOFILE caps HTTP_MAX_CONNECTIONS. */
 #define HTTP_FD_RESERVE 64
+/* How many of the oldest reading connections are looked at for one that has nothing waiting to be read. */
+#define HTTP_EVICT_SCAN 16
 
 /* What the transport tells the protocol side about one connection. */
 enum conn_event {
@@ -270,10 +273,29 @@ static void conn_send(struct http_conn *c, char *out, size_t len)
 static void conn_event(struct http_conn *c, enum conn_event ev, const char *data, size_t len);
 
 /*
- * Takes the pending connection. At the limit the oldest connection still reading its request is answered
- * 503 and closed to make room, so a flood of idle connections cannot keep a probe out; when every open
- * connection is answering, the new one is answered 503 and closed instead. Either way the number of
- * descriptors stays at the limit.
+ * The connection to close at the limit: the oldest one still reading whose socket holds no unread bytes.
+ * libuv accepts a whole burst of pending connections before it reads any socket, so a probe accepted
+ * early in a flood's burst has its request waiting, unread, while the rest of the burst is accepted:
+ * it is passed over, and an idle one goes. When the first HTTP_EVICT_SCAN all have bytes waiting, the
+ * oldest goes.
+ */
+static struct http_conn *pick_victim(struct http_server *srv)
+{
+	int scanned = 0;
+	for (struct http_conn *c = srv->reading.head; c && scanned < HTTP_EVICT_SCAN; c = c->next, scanned++) {
+		uv_os_fd_t fd;
+		int waiting = 0;
+		if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, FIONREAD, &waiting) != 0 || waiting == 0)
+			return c;
+	}
+	return srv->reading.head;
+}
+
+/*
+ * Takes the pending connection. At the limit a connection still reading its request (pick_victim) is
+ * answered 503 and closed to make room, so a flood of idle connections cannot keep a probe out; when
+ * every open connection is answering, the new one is answered 503 and closed instead. Either way the
+ * number of descriptors stays at the limit.
  */
 static void on_connection(uv_stream_t *server, int status)
 {
@@ -285,15 +307,15 @@ static void on_connection(uv_stream_t *server, int status)
 	if (srv->closing)
 		return;
 	if (srv->reading.count + srv->writing.count >= srv->limits.max_connections) {
-		struct http_conn *oldest = srv->reading.head;
-		if (!oldest) {
+		struct http_conn *victim = pick_victim(srv);
+		if (!victim) {
 			metrics.http_refused++;
 			refuse(srv);
 			return;
 		}
 		metrics.http_evicted++;
-		shed(srv, (uv_stream_t *)&oldest->tcp);
-		conn_close(oldest);
+		shed(srv, (uv_stream_t *)&victim->tcp);
+		conn_close(victim);
 	}
 	struct http_conn *c = calloc(1, sizeof(*c));
 	if (!c) {

@@ -168,7 +168,7 @@ static void shed_closed(uv_handle_t *h)
 	server_release(srv);
 }
 
-/* Writes the 503 if the socket takes it at once (never waits for it) and closes. */
+/* Writes the 503 to a connection about to be closed, if its socket takes it at once: it never waits. */
 static void shed(struct http_server *srv, uv_stream_t *stream)
 {
 	uv_buf_t buf = uv_buf_init(srv->busy, (unsigned)srv->busy_len);

@@ -18,7 +18,7 @@ typedef void (*http_handler)(const char *method, const char *path, struct http_r
 
 /* What a hostile client may hold; see config.c for the variables and their ranges. */
 struct http_limits {
-	int max_connections;    /* open at once; at the limit, the oldest still reading makes room */
+	int max_connections;    /* open at once; at the limit, an idle one still reading makes room */
 	int request_timeout_ms; /* from accept to a whole request */
 	int idle_timeout_ms;    /* from accept, or the last byte read, to the next byte */
 	int write_timeout_ms;   /* from the start of the response to its last byte written */

@@ -53,6 +53,10 @@ static void test_defaults_with_empty_env(void **state)
 	assert_string_equal(cfg.database_url, "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest");
 	assert_string_equal(cfg.http_addr, "0.0.0.0");
 	assert_int_equal(cfg.http_port, 8080);
+	assert_int_equal(cfg.http_max_connections, 256);
+	assert_int_equal(cfg.http_request_timeout_ms, 5000);
+	assert_int_equal(cfg.http_idle_timeout_ms, 2000);
+	assert_int_equal(cfg.http_write_timeout_ms, 5000);
 	assert_int_equal(cfg.batch_max_messages, 1000);
 	assert_int_equal(cfg.batch_max_wait_ms, 0);
 	assert_int_equal(cfg.session_timeout_ms, 45000);
@@ -140,6 +144,17 @@ static const struct bad_case bad_cases[] = {
 	{"HTTP_PORT", "-1"},
 	{"HTTP_PORT", ""},
 	{"HTTP_PORT", "99999999999999999999"},
+	{"HTTP_MAX_CONNECTIONS", "0"},
+	{"HTTP_MAX_CONNECTIONS", "10001"},
+	{"HTTP_MAX_CONNECTIONS", "many"},
+	{"HTTP_REQUEST_TIMEOUT_MS", "99"},
+	{"HTTP_REQUEST_TIMEOUT_MS", "300001"},
+	{"HTTP_IDLE_TIMEOUT_MS", "99"},
+	{"HTTP_IDLE_TIMEOUT_MS", "300001"},
+	{"HTTP_IDLE_TIMEOUT_MS", "5001"}, /* over the default request timeout */
+	{"HTTP_WRITE_TIMEOUT_MS", "99"},
+	{"HTTP_WRITE_TIMEOUT_MS", "300001"},
+	{"HTTP_WRITE_TIMEOUT_MS", ""},
 	{"BATCH_MAX_MESSAGES", "0"},
 	{"BATCH_MAX_MESSAGES", "100001"},
 	{"BATCH_MAX_MESSAGES", "ten"},
@@ -197,6 +212,36 @@ static void test_invalid_values(void **state)
 			config_free(&cfg);
 	}
 	assert_int_equal(failed, 0);
+}
+
+/* The HTTP limits: each bound is accepted, and the idle timeout may equal the request timeout but not exceed
+ * it (the message names both variables). */
+static void test_http_limits(void **state)
+{
+	(void)state;
+	struct config cfg;
+	char err[256];
+	static const char *const low[] = {"HTTP_MAX_CONNECTIONS", "1", "HTTP_REQUEST_TIMEOUT_MS", "100",
+					  "HTTP_IDLE_TIMEOUT_MS", "100", "HTTP_WRITE_TIMEOUT_MS", "100", NULL};
+	assert_int_equal(load(low, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.http_max_connections, 1);
+	assert_int_equal(cfg.http_request_timeout_ms, 100);
+	assert_int_equal(cfg.http_idle_timeout_ms, 100);
+	assert_int_equal(cfg.http_write_timeout_ms, 100);
+	config_free(&cfg);
+	static const char *const high[] = {"HTTP_MAX_CONNECTIONS", "10000", "HTTP_REQUEST_TIMEOUT_MS", "300000",
+					   "HTTP_IDLE_TIMEOUT_MS", "300000", "HTTP_WRITE_TIMEOUT_MS", "300000", NULL};
+	assert_int_equal(load(high, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.http_max_connections, 10000);
+	assert_int_equal(cfg.http_request_timeout_ms, 300000);
+	assert_int_equal(cfg.http_idle_timeout_ms, 300000);
+	assert_int_equal(cfg.http_write_timeout_ms, 300000);
+	config_free(&cfg);
+	static const char *const over[] = {"HTTP_REQUEST_TIMEOUT_MS", "1000", "HTTP_IDLE_TIMEOUT_MS", "1001", NULL};
+	assert_int_equal(load(over, &cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "HTTP_IDLE_TIMEOUT_MS"));
+	assert_non_null(strstr(err, "HTTP_REQUEST_TIMEOUT_MS"));
+	assert_null(cfg.database_url);
 }
 
 static void test_output_topic_equal_to_input(void **state)
@@ -326,6 +371,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_with_empty_env),
 		cmocka_unit_test(test_overrides),
 		cmocka_unit_test(test_invalid_values),
+		cmocka_unit_test(test_http_limits),
 		cmocka_unit_test(test_output_topic_equal_to_input),
 		cmocka_unit_test(test_error_message_fits_small_buffer),
 		cmocka_unit_test(test_redact_user_password),

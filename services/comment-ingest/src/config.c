@@ -29,6 +29,10 @@ static const struct var_doc vars[] = {
 	{"DATABASE_URL", CONFIG_DEFAULT_DATABASE_URL, "PostgreSQL connection URI (password never logged)"},
 	{"HTTP_ADDR", "0.0.0.0", "health endpoint address"},
 	{"HTTP_PORT", "8080", "health endpoint port (/healthz, /readyz, /metrics)"},
+	{"HTTP_MAX_CONNECTIONS", "256", "open HTTP connections; at the limit the oldest one still reading is closed (1-10000)"},
+	{"HTTP_REQUEST_TIMEOUT_MS", "5000", "an HTTP connection's time to send its whole request, in ms (100-300000)"},
+	{"HTTP_IDLE_TIMEOUT_MS", "2000", "the longest pause between two bytes of a request, in ms (100-300000, at most HTTP_REQUEST_TIMEOUT_MS)"},
+	{"HTTP_WRITE_TIMEOUT_MS", "5000", "the time to write a response to a client that does not read it, in ms (100-300000)"},
 	{"BATCH_MAX_MESSAGES", "1000", "messages per batch (1-100000)"},
 	{"BATCH_MAX_WAIT_MS", "0", "how long a batch may keep filling once the pipeline can take it, in ms; 0: at once (0-60000)"},
 	{"KAFKA_SESSION_TIMEOUT_MS", "45000", "how long the group waits for a crashed instance (6000-300000)"},
@@ -78,6 +82,22 @@ static int take_int(int *dst, config_getenv_fn get, const char *name, int def, i
 	return 0;
 }
 
+/* The HTTP port's limits against hostile clients, one block; the idle timeout cannot exceed the request's. */
+static int take_http_limits(struct config *cfg, config_getenv_fn get, char *err, size_t errlen)
+{
+	if (take_int(&cfg->http_max_connections, get, "HTTP_MAX_CONNECTIONS", 256, 1, 10000, err, errlen) ||
+	    take_int(&cfg->http_request_timeout_ms, get, "HTTP_REQUEST_TIMEOUT_MS", 5000, 100, 300000, err, errlen) ||
+	    take_int(&cfg->http_idle_timeout_ms, get, "HTTP_IDLE_TIMEOUT_MS", 2000, 100, 300000, err, errlen) ||
+	    take_int(&cfg->http_write_timeout_ms, get, "HTTP_WRITE_TIMEOUT_MS", 5000, 100, 300000, err, errlen))
+		return -1;
+	if (cfg->http_idle_timeout_ms > cfg->http_request_timeout_ms) {
+		snprintf(err, errlen, "HTTP_IDLE_TIMEOUT_MS must not exceed HTTP_REQUEST_TIMEOUT_MS (%d)",
+			 cfg->http_request_timeout_ms);
+		return -1;
+	}
+	return 0;
+}
+
 int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -96,6 +116,7 @@ int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errl
 	    take_string(&cfg->database_url, get, "DATABASE_URL", CONFIG_DEFAULT_DATABASE_URL, err, errlen) ||
 	    take_string(&cfg->http_addr, get, "HTTP_ADDR", "0.0.0.0", err, errlen) ||
 	    take_int(&cfg->http_port, get, "HTTP_PORT", 8080, 1, 65535, err, errlen) ||
+	    take_http_limits(cfg, get, err, errlen) ||
 	    take_int(&cfg->batch_max_messages, get, "BATCH_MAX_MESSAGES", 1000, 1, 100000, err, errlen) ||
 	    take_int(&cfg->batch_max_wait_ms, get, "BATCH_MAX_WAIT_MS", 0, 0, 60000, err, errlen) ||
 	    take_int(&cfg->session_timeout_ms, get, "KAFKA_SESSION_TIMEOUT_MS", 45000, 6000, 300000, err, errlen) ||

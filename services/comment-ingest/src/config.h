@@ -18,6 +18,11 @@ struct config {
 	char *database_url;
 	char *http_addr;
 	int http_port;
+	/* the HTTP port against hostile clients (http.c) */
+	int http_max_connections;
+	int http_request_timeout_ms;
+	int http_idle_timeout_ms;
+	int http_write_timeout_ms;
 	int batch_max_messages;
 	int batch_max_wait_ms;
 	int session_timeout_ms;

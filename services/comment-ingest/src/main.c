@@ -129,8 +129,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "comment-ingest: invalid configuration: %s\n", err);
 		return 2;
 	}
-	app.http = http_start(app.loop, app.cfg.http_addr, app.cfg.http_port, health_handle, app.pipeline, err,
-			      sizeof(err));
+	struct http_limits limits = {app.cfg.http_max_connections, app.cfg.http_request_timeout_ms,
+				     app.cfg.http_idle_timeout_ms, app.cfg.http_write_timeout_ms};
+	app.http = http_start(app.loop, app.cfg.http_addr, app.cfg.http_port, &limits, health_handle, app.pipeline,
+			      err, sizeof(err));
 	if (!app.http) {
 		log_error("cannot start the health endpoint", "error", err);
 		return 1;

@@ -98,6 +98,18 @@ char *metrics_render(size_t *len)
 		  (unsigned long long)metrics.batch_count);
 	sb_printf(&b, "comment_ingest_batch_duration_seconds_sum %.6f\n", metrics.batch_sum_seconds);
 	sb_printf(&b, "comment_ingest_batch_duration_seconds_count %llu\n", (unsigned long long)metrics.batch_count);
+	sb_printf(&b, "# HELP comment_ingest_http_connections Open connections on the HTTP port.\n"
+		      "# TYPE comment_ingest_http_connections gauge\ncomment_ingest_http_connections %llu\n",
+		  (unsigned long long)metrics.http_connections);
+	counter(&b, "comment_ingest_http_evicted_total", "HTTP connections answered 503 and closed at HTTP_MAX_CONNECTIONS to make room: the oldest still reading its request.", metrics.http_evicted);
+	counter(&b, "comment_ingest_http_refused_total", "New HTTP connections answered 503 and closed at HTTP_MAX_CONNECTIONS, every open one answering.", metrics.http_refused);
+	sb_printf(&b, "# HELP comment_ingest_http_timeouts_total HTTP connections cut by a timeout: request, idle or write.\n"
+		      "# TYPE comment_ingest_http_timeouts_total counter\n"
+		      "comment_ingest_http_timeouts_total{timeout=\"request\"} %llu\n"
+		      "comment_ingest_http_timeouts_total{timeout=\"idle\"} %llu\n"
+		      "comment_ingest_http_timeouts_total{timeout=\"write\"} %llu\n",
+		  (unsigned long long)metrics.http_request_timeouts, (unsigned long long)metrics.http_idle_timeouts,
+		  (unsigned long long)metrics.http_write_timeouts);
 	*len = b.len;
 	return b.p;
 }

@@ -30,6 +30,13 @@ struct metrics {
 	double last_commit_seconds; /* Unix time of the last committed batch; 0 before the first */
 	int stalled;                /* the gauges stall_backlog sets each second */
 	size_t backlog;
+	/* the operators' HTTP port (http.c) */
+	uint64_t http_connections; /* open now: a gauge */
+	uint64_t http_evicted;
+	uint64_t http_refused;
+	uint64_t http_request_timeouts;
+	uint64_t http_idle_timeouts;
+	uint64_t http_write_timeouts;
 };
 
 extern struct metrics metrics;

@@ -31,7 +31,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN)/unit/%,$(UNIT_SRCS))
 # Test tools linked with the service modules, e.g. the contract corpus's decider.
 TOOL_BINS := $(ASAN)/tools/decide
 
-.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules clean help
+.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules bench-isolation clean help
 
 help:
 	@echo "make run    install what is missing, start Kafka + PostgreSQL, run the service on the seed comments"
@@ -40,6 +40,7 @@ help:
 	@echo "make up     start Kafka and PostgreSQL (prints export lines); make down stops them"
 	@echo "make build  build $(BUILD)/comment-ingest"
 	@echo "make bench the service against its limits (BENCH_N=200000 events); make bench-rules the rules path alone"
+	@echo "make bench-isolation  what row isolation costs (a batch with one refused row against one without)"
 
 $(GEN_MIG): $(SQL) services/comment-ingest/gen-migrations.sh
 	@mkdir -p $(dir $@)
@@ -79,6 +80,10 @@ BENCH_BINS := $(addprefix $(BUILD)/bench/,bench_rules loadgen bare_consumer naiv
 bench: bootstrap
 	$(MAKE) --no-print-directory build $(BENCH_BINS)
 	BENCH_N=$(BENCH_N) $(PY) tests/bench/run_bench.py
+
+# What row isolation costs: a batch stored as usual against the same batch with one refused row.
+bench-isolation: bootstrap build
+	eval "$$(deploy/up.sh)" && COMMENT_INGEST_BIN=$(BUILD)/comment-ingest $(PY) tests/bench/isolation_cost.py
 
 # Installs the Debian packages and the Python venv that build and tests need.
 bootstrap:

@@ -659,7 +659,9 @@ int store_lookup(struct store *s, struct store_lookup *l, store_done_cb done_cb)
 	return store_sent(s, ok, 1, done_cb);
 }
 
-int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb)
+/* Sends one transaction: the insert statement with the rows' arrays, then the read-back with their comment_ids. */
+static int store_send_rows(struct store *s, struct store_rows *rows, const char *insert, const char *read_back,
+			   store_done_cb done_cb)
 {
 	if (s->state != ST_READY)
 		return -1;
@@ -667,22 +669,19 @@ int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb
 	for (int i = 0; i < COL__COUNT; i++)
 		if (!(params[i] = pgarr_finish(&rows->col[i])))
 			return -1;
-	int ok = PQsendQueryPrepared(s->conn, "insert_comments", COL__COUNT, params, NULL, NULL, 0) &&
-		 PQsendQueryPrepared(s->conn, "select_comments", 1, params, NULL, NULL, 0);
+	int ok = PQsendQueryPrepared(s->conn, insert, COL__COUNT, params, NULL, NULL, 0) &&
+		 PQsendQueryPrepared(s->conn, read_back, 1, params, NULL, NULL, 0);
 	return store_sent(s, ok, 2, done_cb);
+}
+
+int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb)
+{
+	return store_send_rows(s, rows, "insert_comments", "select_comments", done_cb);
 }
 
 int store_submit_each(struct store *s, struct store_rows *rows, store_done_cb done_cb)
 {
-	if (s->state != ST_READY)
-		return -1;
-	const char *params[COL__COUNT];
-	for (int i = 0; i < COL__COUNT; i++)
-		if (!(params[i] = pgarr_finish(&rows->col[i])))
-			return -1;
-	int ok = PQsendQueryPrepared(s->conn, "insert_each", COL__COUNT, params, NULL, NULL, 0) &&
-		 PQsendQueryPrepared(s->conn, "select_all", 1, params, NULL, NULL, 0);
-	return store_sent(s, ok, 2, done_cb);
+	return store_send_rows(s, rows, "insert_each", "select_all", done_cb);
 }
 
 void store_close(struct store *s, void (*close_cb)(void *arg), void *arg)

@@ -217,8 +217,8 @@ def main():
         for line in body.splitlines():
             if line.startswith("comment_ingest_") and "_bucket" not in line:
                 name_value = line.rsplit(" ", 1)
-                if "rejected_total" in line and name_value[-1] in ("0", "0.0"):
-                    continue
+                if "{" in line and name_value[-1] in ("0", "0.0"):
+                    continue  # a labelled series that never happened (a reason code, a failure cause)
                 print(f"  {line}")
     else:
         print(f"  (unavailable: {status} {body[:200]})")

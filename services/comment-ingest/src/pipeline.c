@@ -94,6 +94,7 @@ static void front_fail(struct pipeline *p, enum stall_stage stage, enum stall_ca
 static void pipeline_fail(struct pipeline *p, enum stall_stage stage, enum stall_cause cause, const char *why);
 static void pipeline_rewind(struct pipeline *p);
 static void pipeline_close(struct pipeline *p);
+static void pipeline_sample_backlog(struct pipeline *p);
 
 static int64_t now_us(void)
 {
@@ -364,6 +365,7 @@ static void batch_committed(uv_work_t *w, int status)
 		batch_account(b);
 		stall_commit(&p->stall, uv_hrtime());
 		batch_clear(b);
+		pipeline_sample_backlog(p);
 		break;
 	case BUILD_FAILED:
 		pipeline_fail(p, STAGE_KAFKA, CAUSE_MEMORY, b->work_err);
@@ -502,14 +504,19 @@ static void pipeline_rewind(struct pipeline *p)
 
 /* ---- stall detection ------------------------------------------------------------------------ */
 
-/* Each second: the messages collected, in flight, or fetched and waiting in the consumer. */
-static void tick_cb(uv_timer_t *t)
+/* The messages collected, in flight, or fetched and waiting in the consumer, for stall detection. */
+static void pipeline_sample_backlog(struct pipeline *p)
 {
-	struct pipeline *p = t->data;
 	size_t backlog = kafka_queued(p->kafka);
 	for (int i = 0; i < 3; i++)
 		backlog += p->batches[i].n;
 	stall_backlog(&p->stall, backlog, uv_hrtime());
+}
+
+/* Each second, so that a pipeline that stops moving is noticed without any event. */
+static void tick_cb(uv_timer_t *t)
+{
+	pipeline_sample_backlog(t->data);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------------ */

@@ -973,6 +973,49 @@ static void test_parse_rules_from_memory(void **state)
 	}
 }
 
+/*
+ * Found by fuzz_rules: a message that is not UTF-8 reaches the log as "(invalid utf-8)", so an
+ * operator whose SIGHUP failed never learns why. jansson's text near a syntax error can end
+ * inside a character, and a long unknown key is cut wherever the buffer ends.
+ */
+static void test_parse_error_message_is_utf8(void **state)
+{
+	(void)state;
+	char key[2 * 200 + 1];
+	for (int i = 0; i < 200; i++)
+		memcpy(key + 2 * i, "\xc3\xa9", 2); /* 200 x U+00E9 */
+	key[400] = '\0';
+	char long_key[512];
+	snprintf(long_key, sizeof(long_key), "{\"version\": 1, \"%s\": {}}", key);
+	const char *const files[] = {
+		"{\"version\": 1, \"banned_terms\": [\"\\\xc3\xa9\"]}", /* an invalid escape before a 2-byte character */
+		"{\"version\": 1, \"suspect_terms\": [\"\\\xe2\x82\xac\"]}",
+		long_key,
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct rules r;
+		rules_defaults(&r);
+		char err[256];
+		memset(err, 0, sizeof(err));
+		assert_int_equal(rules_parse(files[i], strlen(files[i]), &r, err, sizeof(err)), -1);
+		if (!err[0] || !valid_utf8(err)) {
+			print_error("FAIL: file %zu -> rules_parse message \"%s\" is empty or not UTF-8\n", i, err);
+			fail();
+		}
+		/* and through rules_load, which puts the path in front */
+		char path[64];
+		write_temp(path, files[i]);
+		memset(err, 0, sizeof(err));
+		assert_int_equal(rules_load(path, &r, err, sizeof(err)), -1);
+		if (!strstr(err, path) || !valid_utf8(err)) {
+			print_error("FAIL: file %zu -> rules_load message \"%s\" has no path or is not UTF-8\n", i, err);
+			fail();
+		}
+		unlink(path);
+		rules_free(&r);
+	}
+}
+
 /* ---- details ------------------------------------------------------------------------------- */
 
 static void test_hold_detail_for_every_hold_reason(void **state)
@@ -1058,6 +1101,7 @@ int main(void)
 		cmocka_unit_test(test_load_rejects_malformed_files),
 		cmocka_unit_test(test_load_missing_file_and_small_buffer),
 		cmocka_unit_test(test_parse_rules_from_memory),
+		cmocka_unit_test(test_parse_error_message_is_utf8),
 		cmocka_unit_test(test_hold_detail_for_every_hold_reason),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,8 @@
 #include <strings.h>
 #include <utf8proc.h>
 
+#include "text.h"
+
 void rules_defaults(struct rules *r)
 {
 	memset(r, 0, sizeof(*r));
@@ -108,6 +110,13 @@ static int load_section(json_t *root, const char *section, const struct field *f
 	return 0;
 }
 
+/* Cuts a message to whole UTF-8 characters, so that the log can carry it (it may quote the file). */
+static void utf8_message(char *err, size_t errlen)
+{
+	if (errlen)
+		err[text_utf8_prefix(err, strnlen(err, errlen - 1))] = '\0';
+}
+
 int rules_parse(const char *json, size_t len, struct rules *out, char *err, size_t errlen)
 {
 	json_error_t jerr;
@@ -117,7 +126,7 @@ int rules_parse(const char *json, size_t len, struct rules *out, char *err, size
 	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "%s (line %d)", jerr.text, jerr.line);
-		return -1;
+		goto failed;
 	}
 	static const char *const sections[] = {"version", "banned_terms", "suspect_terms", "links", "emails",
 					       "phones", "shouting", "repeated_characters", "first_comment",
@@ -177,6 +186,7 @@ int rules_parse(const char *json, size_t len, struct rules *out, char *err, size
 failed:
 	json_decref(root);
 	rules_free(&r);
+	utf8_message(err, errlen);
 	return -1;
 }
 
@@ -222,14 +232,14 @@ int rules_load(const char *path, struct rules *out, char *err, size_t errlen)
 	char msg[256] = "";
 	size_t len = 0;
 	char *json = read_file(path, &len);
-	if (!json) {
-		snprintf(err, errlen, "%s: cannot read it: %s", path, strerror(errno));
-		return -1;
-	}
-	int rc = rules_parse(json, len, out, msg, sizeof(msg));
+	if (!json)
+		snprintf(msg, sizeof(msg), "cannot read it: %s", strerror(errno));
+	int rc = json ? rules_parse(json, len, out, msg, sizeof(msg)) : -1;
 	free(json);
-	if (rc != 0)
+	if (rc != 0) {
 		snprintf(err, errlen, "%s: %s", path, msg);
+		utf8_message(err, errlen);
+	}
 	return rc;
 }
 

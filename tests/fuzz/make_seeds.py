@@ -127,6 +127,8 @@ def rules_seeds():
     # Found by fuzz_rules: an invalid escape before a multi-byte character.
     yield "regress-invalid-escape-before-utf8.json", b'{"version": 1, "banned_terms": ["\\\xc3\xa9"]}'
     yield "regress-long-unicode-section.json", compact({"version": 1, "\u00e9" * 200: {}})
+    # Found by fuzz_rules: a term whose marks are not in canonical order (U+0345 folds to a letter).
+    yield "regress-mark-order-term.json", compact({"version": 1, "suspect_terms": ["\u0345\u0301x", "\u03b1\u0345\u0301"]})
 
 
 def main() -> int:

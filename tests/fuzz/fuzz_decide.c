@@ -149,6 +149,13 @@ static void check_time(const char *what, const char *s, int64_t us)
 
 /* ---- decisions -------------------------------------------------------------------------------- */
 
+/* The rejections that belong to the rules (rules.c), after decoding: never decoding's. */
+static int rules_reason(enum reason r)
+{
+	return r == REASON_SUBMITTED_IN_FUTURE || r == REASON_SUBMITTED_TOO_OLD || r == REASON_BANNED_TERM ||
+	       r == REASON_DUPLICATE_CONTENT;
+}
+
 /* What comment_decode leaves: a rejection, or a well-formed comment as it will be stored. */
 static void check_decoded(const struct comment *c, const struct verdict *v, enum outcome decoded)
 {
@@ -157,8 +164,8 @@ static void check_decoded(const struct comment *c, const struct verdict *v, enum
 	CHECK(!c->comment_id[0] || canonical_uuid(c->comment_id), "comment_id is not canonical: %s", c->comment_id);
 	CHECK(!c->article_id || schema_article_id(c->article_id), "article_id breaks the schema: %s", c->article_id);
 	if (decoded == OUTCOME_REJECT) {
-		CHECK(v->reject >= REASON_MALFORMED_JSON && v->reject <= REASON_BODY_TOO_LONG,
-		      "decoding rejected with %s, which is not a decoding reason", reason_code(v->reject));
+		CHECK(!rules_reason(v->reject), "decoding rejected with %s, which is the rules' to give",
+		      reason_code(v->reject));
 		return;
 	}
 	CHECK(c->comment_id[0] && c->article_id, "a well-formed comment has no comment_id or article_id");
@@ -183,8 +190,8 @@ static void check_verdict(const struct rules *r, const struct comment *c, const 
 		CHECK(v->hold_mask == 0, "a rejection carries hold reasons %#x", v->hold_mask);
 		CHECK(v->detail[0] && check_utf8(v->detail, strlen(v->detail)),
 		      "the rejection detail is empty or not UTF-8: \"%s\"", v->detail);
-		/* the rules reject only with their own codes; decoding's come first */
-		CHECK(decoded == OUTCOME_REJECT || v->reject >= REASON_SUBMITTED_IN_FUTURE || v->reject == REASON_INVALID_TEXT,
+		/* the rules reject only with their own codes (or invalid_text for a body they cannot split) */
+		CHECK(decoded == OUTCOME_REJECT || rules_reason(v->reject) || v->reject == REASON_INVALID_TEXT,
 		      "the rules rejected a well-formed comment with %s", reason_code(v->reject));
 		return;
 	case OUTCOME_HOLD:

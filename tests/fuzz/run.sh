@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Owns: running the libFuzzer targets for a fixed time each and judging the runs (`make fuzz`, `make fuzz-ci`).
 #
-# Usage: tests/fuzz/run.sh build/fuzz/fuzz_<name>...   (FUZZ_SECONDS per target, default 60)
+# Usage: tests/fuzz/run.sh build/fuzz/fuzz_<name>...   (FUZZ_SECONDS per target, default 60;
+#        FUZZ_ARGS: more libFuzzer flags for every target, e.g. -max_len=300000)
 # For each target: the working corpus build/fuzz/corpus-<name>/ is seeded from the committed
 # tests/fuzz/corpus/<name>/ (which is never written), tests/fuzz/<name>.dict is used when it
 # exists, the log goes to build/fuzz/logs/<name>.log and a failing input to
@@ -42,6 +43,8 @@ for bin in "$@"; do
   args=(-max_total_time="$SECONDS_EACH" -print_final_stats=1 -timeout=10 -rss_limit_mb=2048
         -artifact_prefix="$artifacts/")
   [[ -f "tests/fuzz/$name.dict" ]] && args+=(-dict="tests/fuzz/$name.dict")
+  read -r -a extra <<<"${FUZZ_ARGS:-}"
+  args+=("${extra[@]}")
 
   echo "fuzz: $name for ${SECONDS_EACH}s (log $log)" >&2
   start="$OUT/logs/.$name.start"

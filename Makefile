@@ -31,7 +31,17 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(ASAN)/unit/%,$(UNIT_SRCS))
 # Test tools linked with the service modules, e.g. the contract corpus's decider.
 TOOL_BINS := $(ASAN)/tools/decide
 
-.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules bench-isolation clean help
+# libFuzzer targets: every tests/fuzz/fuzz_<name>.c, built with clang into build/fuzz/fuzz_<name>;
+# its seeds are tests/fuzz/corpus/<name>/ (see tests/fuzz/run.sh).
+FUZZ_CC     := clang-14
+FUZZ_FLAGS  := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_COMMON := tests/fuzz/check.c
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 60
+FUZZ_CI_SECONDS ?= 20
+
+.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules bench-isolation fuzz fuzz-ci clean help
 
 help:
 	@echo "make run    install what is missing, start Kafka + PostgreSQL, run the service on the seed comments"
@@ -41,6 +51,7 @@ help:
 	@echo "make build  build $(BUILD)/comment-ingest"
 	@echo "make bench the service against its limits (BENCH_N=200000 events); make bench-rules the rules path alone"
 	@echo "make bench-isolation  what row isolation costs (a batch with one refused row against one without)"
+	@echo "make fuzz   every libFuzzer target in tests/fuzz for FUZZ_SECONDS (60) each; make fuzz-ci $(FUZZ_CI_SECONDS) s each"
 
 $(GEN_MIG): $(SQL) services/comment-ingest/gen-migrations.sh
 	@mkdir -p $(dir $@)
@@ -64,6 +75,10 @@ $(ASAN)/unit/%: tests/unit/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
 $(ASAN)/tools/%: tests/tools/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< $(LIB_SRCS) $(GEN_MIG) $(LDLIBS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_COMMON) tests/fuzz/check.h $(LIB_SRCS) $(HDRS) $(GEN_MIG)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_COMMON) $(FUZZ_FLAGS) -Itests/fuzz -o $@ $< $(FUZZ_COMMON) $(LIB_SRCS) $(GEN_MIG) $(LDLIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/bench_common.c tests/bench/bench_common.h $(LIB_SRCS) $(HDRS) $(GEN_MIG)
 	@mkdir -p $(dir $@)
@@ -98,6 +113,16 @@ down:
 unit: bootstrap $(UNIT_BINS)
 	@rc=0; for t in $(UNIT_BINS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
+# Each fuzz target runs FUZZ_SECONDS on its working corpus build/fuzz/corpus-<name>/ (seeded from
+# tests/fuzz/corpus/<name>/); a crash, leak or sanitizer report fails, its input kept in
+# build/fuzz/artifacts/<name>/. fuzz-ci is the short pass that `make test` runs.
+fuzz: bootstrap
+	$(MAKE) --no-print-directory $(FUZZ_BINS)
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_BINS)
+
+fuzz-ci:
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
+
 contract: bootstrap $(TOOL_BINS)
 	$(PY) -m pytest -q tests/contract
 
@@ -116,6 +141,7 @@ chaos: bootstrap build-asan
 test: bootstrap
 	$(MAKE) --no-print-directory build build-asan
 	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory fuzz-ci
 	$(MAKE) --no-print-directory contract
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory faults

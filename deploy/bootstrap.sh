@@ -17,6 +17,7 @@ PACKAGES=(
   gcc make pkg-config valgrind
   librdkafka-dev libpq-dev libjansson-dev libuv1-dev libhttp-parser-dev libutf8proc-dev
   libcmocka-dev libssl-dev
+  clang-14 libclang-rt-14-dev llvm-14
   kcat postgresql-15
   openjdk-17-jre-headless maven
   python3 python3-venv

@@ -10,8 +10,10 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <utf8proc.h>
 
 #include "comment.h"
+#include "events.h"
 #include "reason.h"
 
 #define CID "123e4567-e89b-42d3-a456-426614174000"
@@ -843,6 +845,56 @@ static void test_verdict_reject_formats_and_truncates(void **state)
 	assert_int_equal(strlen(v.detail), COMMENT_DETAIL_LEN - 1);
 }
 
+/* True when s is well-formed UTF-8 (a C string). */
+static int valid_utf8(const char *s)
+{
+	size_t n = strlen(s), i = 0;
+	while (i < n) {
+		utf8proc_int32_t c;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &c);
+		if (k <= 0)
+			return 0;
+		i += (size_t)k;
+	}
+	return 1;
+}
+
+/*
+ * Found by fuzz_decide: jansson quotes the text near a syntax error byte by byte, so the
+ * quote can end inside a UTF-8 sequence ('"\<lead byte>'). The detail then was not UTF-8,
+ * events_rejected could not build the comment-rejected event, and the message failed its
+ * batch on every retry: a poison message.
+ */
+static void test_malformed_json_detail_is_utf8(void **state)
+{
+	(void)state;
+	static const char *const payloads[] = {
+		"{\"body\": \"\\\xc3\xa9\"}",             /* an invalid escape before a 2-byte character */
+		"{\"body\": \"\\\xe2\x82\xac\"}",         /* ... a 3-byte one */
+		"{\"body\": \"\\\xf0\x9f\x91\x8d\"}",     /* ... a 4-byte one */
+		"\xc3\xa9",                               /* an invalid token that starts with a 2-byte character */
+		"{\"schema_version\": 1, \"x\": \xe2\x82\xac}",
+		"[tru\xc3\xa9]",
+	};
+	static const struct source src = {"comment-submitted", 0, 7};
+	int failed = 0;
+	for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+		struct comment c;
+		struct verdict v;
+		enum outcome o = comment_decode(payloads[i], strlen(payloads[i]), &c, &v);
+		char *event = events_rejected(&src, payloads[i], strlen(payloads[i]), &c, &v);
+		if (o != OUTCOME_REJECT || v.reject != REASON_MALFORMED_JSON || !v.detail[0] || !valid_utf8(v.detail) ||
+		    !event) {
+			print_error("FAIL: payload %zu -> outcome %d %s, detail \"%s\" (%s UTF-8), event %s\n", i, (int)o,
+				    reason_code(v.reject), v.detail, valid_utf8(v.detail) ? "" : "not", event ? "built" : "NULL");
+			failed++;
+		}
+		free(event);
+		comment_clear(&c);
+	}
+	assert_int_equal(failed, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -864,6 +916,7 @@ int main(void)
 		cmocka_unit_test(test_escaped_lone_surrogate_rejected),
 		cmocka_unit_test(test_decode_resets_previous_state),
 		cmocka_unit_test(test_verdict_reject_formats_and_truncates),
+		cmocka_unit_test(test_malformed_json_detail_is_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -925,6 +925,100 @@ static void test_load_missing_file_and_small_buffer(void **state)
 	rules_free(&r);
 }
 
+/* rules_parse: the same rules from bytes in memory, with no terminator and no path in the messages. */
+static void test_parse_rules_from_memory(void **state)
+{
+	(void)state;
+	struct rules r;
+	rules_defaults(&r);
+	char err[256] = "";
+	/* only len bytes count: what follows is not read */
+	static const char text[] = "{\"version\": 1, \"links\": {\"hold\": false},"
+				   " \"suspect_terms\": [\"Shut   UP\"]} and trailing garbage";
+	size_t len = strlen(text) - strlen(" and trailing garbage");
+	assert_int_equal(rules_parse(text, len, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.hold_links, 0);
+	assert_int_equal(r.hold_emails, 1);
+	assert_int_equal(r.suspect.count, 1);
+	assert_int_equal(r.suspect.max_words, 2);
+	struct verdict v;
+	assert_int_equal(triage_at(&r, "oh shut up already", NOW_US, NOW_US, &v), OUTCOME_HOLD);
+	assert_string_equal(v.term, "shut up");
+	rules_free(&r);
+
+	static const struct {
+		const char *text;
+		size_t len;
+		const char *want;
+	} bad[] = {
+		{text, sizeof(text) - 1, "line 1"},             /* the garbage now counts */
+		{"{\"version\": 1}\0", 15, "line"},             /* a NUL byte after the object */
+		{"{\"version\": 1", 13, "line"},
+		{"", 0, "line"},
+		{"[1, 2]", 6, "the rules file must hold a JSON object"},
+		{"{\"version\": 1, \"link\": {}}", 26, "link is not a known section"},
+		{"{\"version\": 2}", 14, "version must be 1"},
+		{"{\"version\": 1, \"banned_terms\": [\"!!\"]}", 38, "banned_terms[0] has no letters or digits"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct rules before;
+		rules_defaults(&r);
+		assert_int_equal(terms_add(&r.banned, "sentinel"), 0);
+		memcpy(&before, &r, sizeof(r));
+		memset(err, 0, sizeof(err));
+		int rc = rules_parse(bad[i].text, bad[i].len, &r, err, sizeof(err));
+		if (rc != -1 || memcmp(&before, &r, sizeof(r)) != 0 || !strstr(err, bad[i].want)) {
+			print_error("FAIL: case %zu -> rc %d, message \"%s\" (want -1, \"%s\", r untouched)\n", i, rc,
+				    err, bad[i].want);
+			fail();
+		}
+		rules_free(&r);
+	}
+}
+
+/*
+ * Found by fuzz_rules: a message that is not UTF-8 reaches the log as "(invalid utf-8)", so an
+ * operator whose SIGHUP failed never learns why. jansson's text near a syntax error can end
+ * inside a character, and a long unknown key is cut wherever the buffer ends.
+ */
+static void test_parse_error_message_is_utf8(void **state)
+{
+	(void)state;
+	char key[2 * 200 + 1];
+	for (int i = 0; i < 200; i++)
+		memcpy(key + 2 * i, "\xc3\xa9", 2); /* 200 x U+00E9 */
+	key[400] = '\0';
+	char long_key[512];
+	snprintf(long_key, sizeof(long_key), "{\"version\": 1, \"%s\": {}}", key);
+	const char *const files[] = {
+		"{\"version\": 1, \"banned_terms\": [\"\\\xc3\xa9\"]}", /* an invalid escape before a 2-byte character */
+		"{\"version\": 1, \"suspect_terms\": [\"\\\xe2\x82\xac\"]}",
+		long_key,
+	};
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct rules r;
+		rules_defaults(&r);
+		char err[256];
+		memset(err, 0, sizeof(err));
+		assert_int_equal(rules_parse(files[i], strlen(files[i]), &r, err, sizeof(err)), -1);
+		if (!err[0] || !valid_utf8(err)) {
+			print_error("FAIL: file %zu -> rules_parse message \"%s\" is empty or not UTF-8\n", i, err);
+			fail();
+		}
+		/* and through rules_load, which puts the path in front */
+		char path[64];
+		write_temp(path, files[i]);
+		memset(err, 0, sizeof(err));
+		assert_int_equal(rules_load(path, &r, err, sizeof(err)), -1);
+		if (!strstr(err, path) || !valid_utf8(err)) {
+			print_error("FAIL: file %zu -> rules_load message \"%s\" has no path or is not UTF-8\n", i, err);
+			fail();
+		}
+		unlink(path);
+		rules_free(&r);
+	}
+}
+
 /* ---- details ------------------------------------------------------------------------------- */
 
 static void test_hold_detail_for_every_hold_reason(void **state)
@@ -1009,6 +1103,8 @@ int main(void)
 		cmocka_unit_test(test_load_partial_file_keeps_defaults),
 		cmocka_unit_test(test_load_rejects_malformed_files),
 		cmocka_unit_test(test_load_missing_file_and_small_buffer),
+		cmocka_unit_test(test_parse_rules_from_memory),
+		cmocka_unit_test(test_parse_error_message_is_utf8),
 		cmocka_unit_test(test_hold_detail_for_every_hold_reason),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -351,6 +351,16 @@ static void test_long_combining_sequence_is_fast(void **state)
 	assert_true(elapsed < 0.5);
 }
 
+static void test_utf8_prefix_stops_before_a_broken_character(void **state)
+{
+	(void)state;
+	assert_int_equal(text_utf8_prefix(LIT("")), 0);
+	assert_int_equal(text_utf8_prefix(LIT("caf\xC3\xA9")), 5);
+	assert_int_equal(text_utf8_prefix(LIT("near '\"\\\xC3'")), 8); /* a lead byte, then a quote */
+	assert_int_equal(text_utf8_prefix(LIT("ab\xE2\x82")), 2);      /* cut inside a character */
+	assert_int_equal(text_utf8_prefix(LIT("ab\xED\xA0\x80")), 2);  /* a surrogate */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -372,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_length_is_respected),
 		cmocka_unit_test(test_status_details_distinct),
 		cmocka_unit_test(test_long_combining_sequence_is_fast),
+		cmocka_unit_test(test_utf8_prefix_stops_before_a_broken_character),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

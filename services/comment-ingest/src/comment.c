@@ -20,6 +20,8 @@ enum outcome verdict_reject(struct verdict *v, enum reason r, const char *fmt, .
 	va_start(ap, fmt);
 	vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
 	va_end(ap);
+	/* jansson quotes the bytes near a syntax error, which may stop inside a character */
+	v->detail[text_utf8_prefix(v->detail, strlen(v->detail))] = '\0';
 	return OUTCOME_REJECT;
 }
 

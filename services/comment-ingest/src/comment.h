@@ -53,7 +53,10 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 
 void comment_clear(struct comment *c);
 
-/* Sets v to a rejection with a formatted detail. Returns OUTCOME_REJECT. */
+/*
+ * Sets v to a rejection with a formatted detail, cut to its longest well-formed
+ * UTF-8 prefix (it goes into a JSON event, and may quote the input). Returns OUTCOME_REJECT.
+ */
 enum outcome verdict_reject(struct verdict *v, enum reason r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

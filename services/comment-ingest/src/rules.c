@@ -1,11 +1,15 @@
 /* rules.c - moderation rules: loaded from a JSON rules file, applied to each comment with its reasons. */
 #include "rules.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <utf8proc.h>
+
+#include "text.h"
 
 void rules_defaults(struct rules *r)
 {
@@ -106,16 +110,23 @@ static int load_section(json_t *root, const char *section, const struct field *f
 	return 0;
 }
 
-int rules_load(const char *path, struct rules *out, char *err, size_t errlen)
+/* Cuts a message to whole UTF-8 characters, so that the log can carry it (it may quote the file). */
+static void utf8_message(char *err, size_t errlen)
+{
+	if (errlen)
+		err[text_utf8_prefix(err, strnlen(err, errlen - 1))] = '\0';
+}
+
+int rules_parse(const char *json, size_t len, struct rules *out, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	struct rules r;
 	int skew = 300, age = 7 * 86400;
 	rules_defaults(&r);
-	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		snprintf(err, errlen, "%s: %s (line %d)", path, jerr.text, jerr.line);
-		return -1;
+		snprintf(err, errlen, "%s (line %d)", jerr.text, jerr.line);
+		goto failed;
 	}
 	static const char *const sections[] = {"version", "banned_terms", "suspect_terms", "links", "emails",
 					       "phones", "shouting", "repeated_characters", "first_comment",
@@ -123,7 +134,7 @@ int rules_load(const char *path, struct rules *out, char *err, size_t errlen)
 	const char *key;
 	json_t *v;
 	if (!json_is_object(root)) {
-		snprintf(err, errlen, "%s: the rules file must hold a JSON object", path);
+		snprintf(err, errlen, "the rules file must hold a JSON object");
 		goto failed;
 	}
 	json_object_foreach(root, key, v)
@@ -132,12 +143,12 @@ int rules_load(const char *path, struct rules *out, char *err, size_t errlen)
 		for (i = 0; sections[i] && strcmp(sections[i], key) != 0; i++)
 			;
 		if (!sections[i]) {
-			snprintf(err, errlen, "%s: %s is not a known section", path, key);
+			snprintf(err, errlen, "%s is not a known section", key);
 			goto failed;
 		}
 	}
 	if (json_integer_value(json_object_get(root, "version")) != 1) {
-		snprintf(err, errlen, "%s: version must be 1", path);
+		snprintf(err, errlen, "version must be 1");
 		goto failed;
 	}
 	const struct field links[] = {{"hold", 'b', &r.hold_links}};
@@ -152,23 +163,20 @@ int rules_load(const char *path, struct rules *out, char *err, size_t errlen)
 				     {"window_seconds", 'i', &r.rate_window_s}};
 	const struct field dup[] = {{"window_seconds", 'i', &r.duplicate_window_s}};
 	const struct field when[] = {{"max_future_seconds", 'i', &skew}, {"max_age_seconds", 'i', &age}};
-	char msg[256] = "";
 	if ((json_object_get(root, "banned_terms") &&
-	     load_terms(json_object_get(root, "banned_terms"), "banned_terms", &r.banned, msg, sizeof(msg))) ||
+	     load_terms(json_object_get(root, "banned_terms"), "banned_terms", &r.banned, err, errlen)) ||
 	    (json_object_get(root, "suspect_terms") &&
-	     load_terms(json_object_get(root, "suspect_terms"), "suspect_terms", &r.suspect, msg, sizeof(msg))) ||
-	    load_section(root, "links", links, 1, msg, sizeof(msg)) ||
-	    load_section(root, "emails", emails, 1, msg, sizeof(msg)) ||
-	    load_section(root, "phones", phones, 2, msg, sizeof(msg)) ||
-	    load_section(root, "shouting", shouting, 3, msg, sizeof(msg)) ||
-	    load_section(root, "repeated_characters", repeats, 2, msg, sizeof(msg)) ||
-	    load_section(root, "first_comment", first, 1, msg, sizeof(msg)) ||
-	    load_section(root, "rate_limit", rate, 2, msg, sizeof(msg)) ||
-	    load_section(root, "duplicate_content", dup, 1, msg, sizeof(msg)) ||
-	    load_section(root, "submitted_at", when, 2, msg, sizeof(msg))) {
-		snprintf(err, errlen, "%s: %s", path, msg);
+	     load_terms(json_object_get(root, "suspect_terms"), "suspect_terms", &r.suspect, err, errlen)) ||
+	    load_section(root, "links", links, 1, err, errlen) ||
+	    load_section(root, "emails", emails, 1, err, errlen) ||
+	    load_section(root, "phones", phones, 2, err, errlen) ||
+	    load_section(root, "shouting", shouting, 3, err, errlen) ||
+	    load_section(root, "repeated_characters", repeats, 2, err, errlen) ||
+	    load_section(root, "first_comment", first, 1, err, errlen) ||
+	    load_section(root, "rate_limit", rate, 2, err, errlen) ||
+	    load_section(root, "duplicate_content", dup, 1, err, errlen) ||
+	    load_section(root, "submitted_at", when, 2, err, errlen))
 		goto failed;
-	}
 	r.max_skew_s = skew;
 	r.max_age_s = age;
 	json_decref(root);
@@ -178,7 +186,61 @@ int rules_load(const char *path, struct rules *out, char *err, size_t errlen)
 failed:
 	json_decref(root);
 	rules_free(&r);
+	utf8_message(err, errlen);
 	return -1;
+}
+
+/* Reads the whole file at path into a malloc'ed buffer. Returns it, or NULL with errno set. */
+static char *read_file(const char *path, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	int e;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	errno = 0;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4096;
+			char *nb = realloc(buf, cap);
+			if (!nb)
+				goto failed;
+			buf = nb;
+		}
+		size_t got = fread(buf + n, 1, cap - n, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f))
+		goto failed;
+	fclose(f);
+	*len = n;
+	return buf;
+
+failed:
+	e = errno ? errno : EIO;
+	free(buf);
+	fclose(f);
+	errno = e;
+	return NULL;
+}
+
+int rules_load(const char *path, struct rules *out, char *err, size_t errlen)
+{
+	char msg[256] = "";
+	size_t len = 0;
+	char *json = read_file(path, &len);
+	if (!json)
+		snprintf(msg, sizeof(msg), "cannot read it: %s", strerror(errno));
+	int rc = json ? rules_parse(json, len, out, msg, sizeof(msg)) : -1;
+	free(json);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", path, msg);
+		utf8_message(err, errlen);
+	}
+	return rc;
 }
 
 /* ---- detectors ---------------------------------------------------------------------------- */

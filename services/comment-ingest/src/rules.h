@@ -39,10 +39,15 @@ struct history {
 void rules_defaults(struct rules *r);
 
 /*
- * Loads a rules file (JSON, format in README "Moderation rules") into r.
- * Unknown keys are errors, so that a typo never silently disables a rule.
- * Returns 0, or -1 with a message in err (r untouched).
+ * Parses the text of a rules file (len bytes of JSON, format in README
+ * "Moderation rules"; no terminator needed) into r: every section falls back
+ * to rules_defaults. Unknown keys are errors, so that a typo never silently
+ * disables a rule. Returns 0 (the caller frees its old rules), or -1 with a
+ * message in err (r untouched). Never fails otherwise on any input.
  */
+int rules_parse(const char *json, size_t len, struct rules *r, char *err, size_t errlen);
+
+/* Reads a rules file and parses it (rules_parse). On -1 err starts with the path. */
 int rules_load(const char *path, struct rules *r, char *err, size_t errlen);
 void rules_free(struct rules *r);
 

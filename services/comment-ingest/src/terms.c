@@ -152,7 +152,13 @@ static int terms_grow(struct terms *t)
 int terms_add(struct terms *t, const char *term)
 {
 	struct words w;
-	if (words_split(&w, term, strlen(term)) != 0) {
+	/* NFC first, as comment bodies are (text_clean): folding does not commute with it */
+	char *nfc = (char *)utf8proc_NFC((const utf8proc_uint8_t *)term);
+	if (!nfc)
+		return -1;
+	int rc = words_split(&w, nfc, strlen(nfc));
+	free(nfc);
+	if (rc != 0) {
 		words_free(&w);
 		return -1;
 	}

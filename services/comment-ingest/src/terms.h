@@ -20,7 +20,7 @@ struct words {
 	size_t n, cap;
 };
 
-/* Adds a term (folded and re-tokenized first). Returns 0, 1 when it has no words, or -1 (no memory). */
+/* Adds a term (NFC, folded and re-tokenized first). Returns 0, 1 when it has no words, or -1 (no memory). */
 int terms_add(struct terms *t, const char *term);
 void terms_free(struct terms *t);
 

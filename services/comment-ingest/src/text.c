@@ -178,6 +178,19 @@ failed:
 	return st;
 }
 
+size_t text_utf8_prefix(const char *s, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		utf8proc_int32_t c;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &c);
+		if (k <= 0)
+			break;
+		i += (size_t)k;
+	}
+	return i;
+}
+
 int text_md5_hex(const char *s, size_t len, char out[33])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

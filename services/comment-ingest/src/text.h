@@ -33,6 +33,9 @@ struct text {
  */
 enum text_status text_clean(const char *in, size_t inlen, int multiline, struct text *out);
 
+/* The length of the longest prefix of s[0..len) that is well-formed UTF-8. */
+size_t text_utf8_prefix(const char *s, size_t len);
+
 /* The hex MD5 of s (33 bytes with the terminator): a fingerprint equal to PostgreSQL's md5(text). */
 int text_md5_hex(const char *s, size_t len, char out[33]);
 

@@ -148,6 +148,10 @@ static void test_json(void **state)
 	json_decref(j);
 	stall_failure(&s, STAGE_STORE, CAUSE_READ_ONLY, "cannot execute INSERT in a read-only transaction", S(1));
 	j = stall_json(&s, S(9));
+	assert_true(json_is_true(json_object_get(j, "ok"))); /* not sampled since: as the gauge says */
+	json_decref(j);
+	stall_backlog(&s, 0, S(9));
+	j = stall_json(&s, S(9));
 	assert_true(json_is_false(json_object_get(j, "ok")));
 	assert_string_equal(json_string_value(json_object_get(j, "cause")), "read_only");
 	assert_string_equal(json_string_value(json_object_get(j, "stage")), "store");

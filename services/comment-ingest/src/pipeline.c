@@ -646,8 +646,9 @@ int pipeline_readiness(struct pipeline *p, char **out)
 	int kafka_ok = p->state != P_CLOSED && kafka_is_ready(p->kafka, kwhy, sizeof(kwhy));
 	int pg_ok = store_is_ready(p->store);
 	int assigned = kafka_assigned(p->kafka);
-	char why[8];
-	int stalled = stall_check(&p->stall, now, why, sizeof(why));
+	if (p->state != P_CLOSED)
+		pipeline_sample_backlog(p); /* so that /readyz and the stalled gauge agree */
+	int stalled = p->stall.stalled;
 	int ready = kafka_ok && pg_ok && assigned > 0 && !p->stopping && !p->store_down && !stalled &&
 		    p->state != P_INIT;
 	json_t *o = json_pack("{s:s, s:{s:b, s:s}, s:{s:b, s:s}, s:o, s:i, s:b, s:b}",

@@ -150,7 +150,8 @@ int stall_check(const struct stall *s, uint64_t now_ns, char *why, size_t whylen
 json_t *stall_json(const struct stall *s, uint64_t now_ns)
 {
 	char why[384];
-	int stalled = stall_check(s, now_ns, why, sizeof(why));
+	stall_check(s, now_ns, why, sizeof(why));
+	int stalled = s->stalled; /* as last sampled, like the gauge */
 	double age_s = (double)((now_ns - s->progress_ns) / 100000000ULL) / 10; /* tenths of a second */
 	json_t *o = json_pack("{s:b, s:s, s:I, s:f, s:I}", "ok", !stalled, "detail", why, "failures",
 			      (json_int_t)s->failures, "last_progress_age_s", age_s, "backlog", (json_int_t)s->backlog);

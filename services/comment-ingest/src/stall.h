@@ -86,7 +86,10 @@ void stall_backlog(struct stall *s, size_t backlog, uint64_t now_ns);
  */
 int stall_check(const struct stall *s, uint64_t now_ns, char *why, size_t whylen);
 
-/* The /readyz entry: {"ok", "detail", "failures", "last_error", "last_commit_age_s", "backlog"}. */
+/*
+ * The /readyz entry: {"ok", "detail", "failures", "last_progress_age_s", "backlog"}, and "stage" and
+ * "cause" while batches fail. "ok" is the verdict of the last stall_backlog, as the gauge is.
+ */
 json_t *stall_json(const struct stall *s, uint64_t now_ns);
 
 #endif

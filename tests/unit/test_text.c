@@ -361,9 +361,25 @@ static void test_utf8_prefix_stops_before_a_broken_character(void **state)
 	assert_int_equal(text_utf8_prefix(LIT("ab\xED\xA0\x80")), 2);  /* a surrogate */
 }
 
+/* A cut keeps whole characters: an incomplete last character goes, a complete one stays. */
+static void test_utf8_cut_keeps_whole_characters(void **state)
+{
+	(void)state;
+	assert_int_equal(text_utf8_cut(LIT("")), 0);
+	assert_int_equal(text_utf8_cut(LIT("abc")), 3);
+	assert_int_equal(text_utf8_cut(LIT("ab\xE2\x82\xAC")), 5); /* the euro sign, whole */
+	assert_int_equal(text_utf8_cut(LIT("ab\xE2\x82")), 2);      /* two of its three bytes */
+	assert_int_equal(text_utf8_cut(LIT("ab\xE2")), 2);
+	assert_int_equal(text_utf8_cut(LIT("a\xF0\x9F\x98\x80")), 5);
+	assert_int_equal(text_utf8_cut(LIT("a\xF0\x9F\x98")), 1);
+	assert_int_equal(text_utf8_cut(LIT("\xC3")), 0);
+	assert_int_equal(text_utf8_cut(LIT("a\x80\x80\x80\x80")), 5); /* not UTF-8: left as it is */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_utf8_cut_keeps_whole_characters),
 		cmocka_unit_test(test_nfc_composed_and_decomposed_e_are_identical),
 		cmocka_unit_test(test_emoji_with_skin_tone_is_one_grapheme),
 		cmocka_unit_test(test_flags_count_one_each),

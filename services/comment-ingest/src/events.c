@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rules.h"
+#include "text.h"
 #include "uuid.h"
 
 #define DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER)
@@ -54,23 +55,12 @@ char *events_stored(const struct stored_comment *row, int *held)
 	return out;
 }
 
-/* The longest prefix of s, at most max bytes, that does not end inside a UTF-8 character. */
-static size_t utf8_prefix(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	size_t n = max;
-	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-		n--;
-	return n;
-}
-
 static json_t *payload_json(const char *payload, size_t len, const char **encoding, int *truncated)
 {
 	if (!payload)
 		len = 0;
 	*truncated = 0;
-	size_t text_len = utf8_prefix(payload, len, EVENTS_PAYLOAD_ECHO_MAX);
+	size_t text_len = len <= EVENTS_PAYLOAD_ECHO_MAX ? len : text_utf8_cut(payload, EVENTS_PAYLOAD_ECHO_MAX);
 	json_t *s = json_stringn(payload ? payload : "", text_len);
 	if (s) {
 		*encoding = "utf-8";

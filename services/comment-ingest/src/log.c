@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "text.h"
+
 static enum log_level current_level = LOG_INFO;
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
@@ -81,17 +83,7 @@ void log_oneline(const char *in, char *out, size_t outlen)
 	}
 	while (n > 0 && out[n - 1] == ' ')
 		n--;
-	/* A cut inside a multi-byte character drops the character's leading bytes. */
-	size_t lead = n;
-	while (lead > 0 && ((unsigned char)out[lead - 1] & 0xC0) == 0x80)
-		lead--;
-	if (lead > 0 && ((unsigned char)out[lead - 1] & 0x80)) {
-		unsigned char c = (unsigned char)out[lead - 1];
-		size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-		if (n - (lead - 1) < want)
-			n = lead - 1;
-	}
-	out[n] = '\0';
+	out[text_utf8_cut(out, n)] = '\0'; /* a cut inside a character drops its first bytes */
 }
 
 int log_repeat_hit(struct log_repeat *r, const char *what, uint64_t now_ns, uint64_t interval_ns,

@@ -191,6 +191,18 @@ size_t text_utf8_prefix(const char *s, size_t len)
 	return i;
 }
 
+size_t text_utf8_cut(const char *s, size_t len)
+{
+	size_t lead = len;
+	while (lead > 0 && len - lead < 4 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80)
+		lead--; /* back over continuation bytes to the character's first byte */
+	if (lead == 0 || len - lead >= 4)
+		return len;
+	unsigned char c = (unsigned char)s[lead - 1];
+	size_t want = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	return len - (lead - 1) < want ? lead - 1 : len;
+}
+
 int text_md5_hex(const char *s, size_t len, char out[33])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];

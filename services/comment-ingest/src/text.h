@@ -36,6 +36,14 @@ enum text_status text_clean(const char *in, size_t inlen, int multiline, struct 
 /* The length of the longest prefix of s[0..len) that is well-formed UTF-8. */
 size_t text_utf8_prefix(const char *s, size_t len);
 
+/*
+ * Where to cut s[0..len), the start of a longer text, so as not to split a
+ * character: len, less the bytes of a multi-byte character that the cut
+ * left incomplete. Looks only at the last character; the bytes before it
+ * are not checked.
+ */
+size_t text_utf8_cut(const char *s, size_t len);
+
 /* The hex MD5 of s (33 bytes with the terminator): a fingerprint equal to PostgreSQL's md5(text). */
 int text_md5_hex(const char *s, size_t len, char out[33]);
 

@@ -534,6 +534,12 @@ static void store_io_cb(uv_poll_t *h, int status, int events)
 	if (!s || !s->conn)
 		return;
 	if (status < 0) {
+		/* The socket failed: let libpq see it, so that its message says why (it stops at
+		 * "connection to server at ... failed:" until then). */
+		if (s->state == ST_CONNECTING)
+			(void)PQconnectPoll(s->conn);
+		else
+			(void)PQconsumeInput(s->conn);
 		store_fail(s, "poll");
 		return;
 	}

@@ -12,8 +12,10 @@
 
 #include "log.h"
 
-#define TX_TIMEOUT_MS 30000
-#define TX_RETRIES 5
+#define TX_TIMEOUT_MS 30000 /* how long a transactional call keeps trying */
+#define TX_SLICE_MS 500      /* a blocking call gives up within this after kafka_interrupt() */
+#define TX_RETRY_PAUSE_US 100000
+#define CLOSE_TIMEOUT_MS 3000 /* leaving the group; without a coordinator it would wait a session */
 
 /* A librdkafka queue whose io-event fd (a pipe) the loop polls. */
 struct kqueue {
@@ -37,6 +39,7 @@ struct kafka {
 	atomic_int consumer_up;
 	atomic_int producer_up;
 	atomic_int tx_ready;
+	atomic_int interrupted; /* kafka_interrupt(): the blocking calls give up */
 	int handles_open;
 };
 
@@ -271,11 +274,71 @@ failed:
 	return NULL;
 }
 
+/* The transactional calls that block, run by tx_run. */
+enum tx_op { OP_INIT, OP_SEND_OFFSETS, OP_COMMIT, OP_ABORT };
+
+struct tx_args {
+	const rd_kafka_topic_partition_list_t *offsets;
+	const rd_kafka_consumer_group_metadata_t *cgmd;
+};
+
+static const char *const tx_op_names[] = {"init_transactions", "send_offsets_to_transaction",
+					   "commit_transaction", "abort_transaction"};
+
+static rd_kafka_error_t *tx_once(struct kafka *k, enum tx_op op, const struct tx_args *a, int timeout_ms)
+{
+	switch (op) {
+	case OP_INIT: return rd_kafka_init_transactions(k->producer, timeout_ms);
+	case OP_SEND_OFFSETS: return rd_kafka_send_offsets_to_transaction(k->producer, a->offsets, a->cgmd, timeout_ms);
+	case OP_COMMIT: return rd_kafka_commit_transaction(k->producer, timeout_ms);
+	case OP_ABORT: return rd_kafka_abort_transaction(k->producer, timeout_ms);
+	}
+	return NULL;
+}
+
+/*
+ * Runs a blocking transactional call in slices of TX_SLICE_MS. A retriable
+ * error (a timeout, no coordinator yet) calls it again: librdkafka resumes
+ * init, commit and abort, and send_offsets is sent again with the same
+ * offsets. It stops when the call ends, when TX_TIMEOUT_MS have passed
+ * (returning the last error), or when kafka_interrupt() was called: then it
+ * returns KAFKA_TX_INTERRUPTED within a slice. Returns 0, or -1 with *e set
+ * (the caller destroys it), or KAFKA_TX_INTERRUPTED.
+ */
+static int tx_run(struct kafka *k, enum tx_op op, const struct tx_args *a, rd_kafka_error_t **e)
+{
+	uint64_t start = uv_hrtime();
+	for (;;) {
+		*e = tx_once(k, op, a, TX_SLICE_MS);
+		if (!*e)
+			return 0;
+		if (!rd_kafka_error_is_retriable(*e) || uv_hrtime() - start >= (uint64_t)TX_TIMEOUT_MS * 1000000)
+			return -1;
+		int timed_out = rd_kafka_error_code(*e) == RD_KAFKA_RESP_ERR__TIMED_OUT;
+		rd_kafka_error_destroy(*e);
+		*e = NULL;
+		if (atomic_load(&k->interrupted))
+			return KAFKA_TX_INTERRUPTED;
+		if (!timed_out)
+			usleep(TX_RETRY_PAUSE_US); /* e.g. no coordinator yet: do not spin */
+	}
+}
+
+void kafka_interrupt(struct kafka *k)
+{
+	atomic_store(&k->interrupted, 1);
+}
+
 int kafka_init_transactions(struct kafka *k, char *err, size_t errlen)
 {
-	rd_kafka_error_t *e = rd_kafka_init_transactions(k->producer, TX_TIMEOUT_MS);
-	if (e) {
-		snprintf(err, errlen, "%s", rd_kafka_error_string(e));
+	rd_kafka_error_t *e = NULL;
+	int r = tx_run(k, OP_INIT, NULL, &e);
+	if (r == KAFKA_TX_INTERRUPTED) {
+		snprintf(err, errlen, "init_transactions: interrupted by the stop");
+		return r;
+	}
+	if (r) {
+		log_oneline(rd_kafka_error_string(e), err, errlen);
 		int fatal = rd_kafka_error_is_fatal(e);
 		rd_kafka_error_destroy(e);
 		return fatal ? KAFKA_TX_FATAL : -1;
@@ -289,29 +352,40 @@ rd_kafka_message_t *kafka_poll(struct kafka *k)
 	return rd_kafka_consumer_poll(k->consumer, 0);
 }
 
-/* Aborts the current transaction; FATAL when even that fails. */
+/* Aborts the current transaction: ABORTED, INTERRUPTED, or FATAL when even that fails. */
 static enum kafka_tx_result tx_abort(struct kafka *k)
 {
-	for (int i = 0; i < TX_RETRIES; i++) {
-		rd_kafka_error_t *e = rd_kafka_abort_transaction(k->producer, TX_TIMEOUT_MS);
-		if (!e)
-			return KAFKA_TX_ABORTED;
-		int retriable = rd_kafka_error_is_retriable(e);
-		log_warn("kafka abort_transaction failed", "error", rd_kafka_error_string(e));
-		rd_kafka_error_destroy(e);
-		if (!retriable)
-			break;
-	}
+	rd_kafka_error_t *e = NULL;
+	int r = tx_run(k, OP_ABORT, NULL, &e);
+	if (r == 0)
+		return KAFKA_TX_ABORTED;
+	if (r == KAFKA_TX_INTERRUPTED)
+		return KAFKA_TX_INTERRUPTED;
+	char msg[512];
+	log_oneline(rd_kafka_error_string(e), msg, sizeof(msg));
+	log_warn("kafka abort_transaction failed", "error", msg);
+	rd_kafka_error_destroy(e);
 	return KAFKA_TX_FATAL;
 }
 
-/* Classifies a failed transactional call: retry it, abort, or give up. */
-static int tx_failed(rd_kafka_error_t *e, const char *what, char *err, size_t errlen)
+/*
+ * Ends a failed transactional call: after an error that requires it (or a
+ * retriable one that lasted TX_TIMEOUT_MS) the transaction is aborted and the
+ * batch replayed; any other error is fatal. The message goes to err.
+ */
+static enum kafka_tx_result tx_failed(struct kafka *k, enum tx_op op, int r, rd_kafka_error_t *e, char *err,
+				      size_t errlen)
 {
-	snprintf(err, errlen, "%s: %s", what, rd_kafka_error_string(e));
-	int r = rd_kafka_error_is_retriable(e) ? 1 : rd_kafka_error_txn_requires_abort(e) ? 0 : -1;
+	if (r == KAFKA_TX_INTERRUPTED) {
+		snprintf(err, errlen, "%s: interrupted by the stop", tx_op_names[op]);
+		return KAFKA_TX_INTERRUPTED;
+	}
+	char msg[400];
+	log_oneline(rd_kafka_error_string(e), msg, sizeof(msg));
+	snprintf(err, errlen, "%s: %s", tx_op_names[op], msg);
+	int abort = rd_kafka_error_is_retriable(e) || rd_kafka_error_txn_requires_abort(e);
 	rd_kafka_error_destroy(e);
-	return r; /* 1 retry, 0 abort, -1 fatal */
+	return abort ? tx_abort(k) : KAFKA_TX_FATAL;
 }
 
 enum kafka_tx_result kafka_commit(struct kafka *k, const struct kafka_out *out, size_t n,
@@ -320,7 +394,10 @@ enum kafka_tx_result kafka_commit(struct kafka *k, const struct kafka_out *out, 
 	rd_kafka_error_t *e = rd_kafka_begin_transaction(k->producer);
 	int r;
 	if (e) {
-		r = tx_failed(e, "begin_transaction", err, errlen);
+		char msg[400];
+		log_oneline(rd_kafka_error_string(e), msg, sizeof(msg));
+		snprintf(err, errlen, "begin_transaction: %s", msg);
+		rd_kafka_error_destroy(e);
 		return KAFKA_TX_FATAL;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -331,6 +408,10 @@ enum kafka_tx_result kafka_commit(struct kafka *k, const struct kafka_out *out, 
 				RD_KAFKA_V_VALUE((void *)out[i].value, out[i].value_len),
 				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 			if (pe == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+				if (atomic_load(&k->interrupted)) {
+					snprintf(err, errlen, "produce: interrupted by the stop");
+					return KAFKA_TX_INTERRUPTED;
+				}
 				rd_kafka_poll(k->producer, 10);
 				continue;
 			}
@@ -343,27 +424,15 @@ enum kafka_tx_result kafka_commit(struct kafka *k, const struct kafka_out *out, 
 	}
 
 	rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(k->consumer);
-	for (int attempt = 0;; attempt++) {
-		e = rd_kafka_send_offsets_to_transaction(k->producer, offsets, cgmd, TX_TIMEOUT_MS);
-		if (!e)
-			break;
-		r = tx_failed(e, "send_offsets_to_transaction", err, errlen);
-		if (r == 1 && attempt < TX_RETRIES)
-			continue;
-		rd_kafka_consumer_group_metadata_destroy(cgmd);
-		return r >= 0 ? tx_abort(k) : KAFKA_TX_FATAL;
-	}
+	struct tx_args args = {offsets, cgmd};
+	r = tx_run(k, OP_SEND_OFFSETS, &args, &e);
 	rd_kafka_consumer_group_metadata_destroy(cgmd);
-
-	for (int attempt = 0;; attempt++) {
-		e = rd_kafka_commit_transaction(k->producer, TX_TIMEOUT_MS);
-		if (!e)
-			return KAFKA_TX_OK;
-		r = tx_failed(e, "commit_transaction", err, errlen);
-		if (r == 1 && attempt < TX_RETRIES)
-			continue;
-		return r >= 0 ? tx_abort(k) : KAFKA_TX_FATAL;
-	}
+	if (r)
+		return tx_failed(k, OP_SEND_OFFSETS, r, e, err, errlen);
+	r = tx_run(k, OP_COMMIT, NULL, &e);
+	if (r)
+		return tx_failed(k, OP_COMMIT, r, e, err, errlen);
+	return KAFKA_TX_OK;
 }
 
 int kafka_rewind(struct kafka *k, rd_kafka_topic_partition_list_t *offsets)
@@ -420,6 +489,33 @@ void kafka_unwatch(struct kafka *k)
 	uv_poll_stop(&k->pq.poll);
 }
 
+/*
+ * Leaves the group, but waits at most CLOSE_TIMEOUT_MS: without a
+ * coordinator, rd_kafka_consumer_close() would wait up to a session timeout.
+ * The group then drops the member when its session ends.
+ */
+static void consumer_close_bounded(struct kafka *k)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
+	rd_kafka_error_t *e = rd_kafka_consumer_close_queue(k->consumer, q);
+	uint64_t deadline = uv_hrtime() + (uint64_t)CLOSE_TIMEOUT_MS * 1000000;
+	if (e) {
+		log_warn("kafka consumer close", "error", rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+	}
+	while (!e && !rd_kafka_consumer_closed(k->consumer) && uv_hrtime() < deadline) {
+		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100); /* serves rebalance_cb, which unassigns */
+		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+			rd_kafka_assign(k->consumer, NULL);
+		if (ev)
+			rd_kafka_event_destroy(ev);
+	}
+	if (!e && !rd_kafka_consumer_closed(k->consumer))
+		log_warn("kafka consumer close timed out; the group drops this member when its session ends");
+	rd_kafka_queue_destroy(q);
+	rd_kafka_destroy_flags(k->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
 void kafka_shutdown(struct kafka *k)
 {
 	atomic_store(&k->closing, 1);
@@ -427,11 +523,10 @@ void kafka_shutdown(struct kafka *k)
 	rd_kafka_queue_io_event_enable(k->pq.q, -1, NULL, 0);
 	rd_kafka_queue_destroy(k->cq.q);
 	rd_kafka_queue_destroy(k->pq.q);
-	rd_kafka_resp_err_t e = rd_kafka_consumer_close(k->consumer);
-	if (e)
-		log_warn("kafka consumer close", "error", rd_kafka_err2str(e));
-	rd_kafka_destroy(k->consumer);
-	rd_kafka_flush(k->producer, 5000);
+	consumer_close_bounded(k);
+	/* Every committed transaction was delivered; what is left belongs to an abandoned one, which the
+	 * broker aborts (or the next instance with this transactional.id does). */
+	rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 	rd_kafka_destroy(k->producer);
 	k->consumer = k->producer = NULL;
 }

@@ -30,8 +30,9 @@ struct kafka_out {
 
 enum kafka_tx_result {
 	KAFKA_TX_OK = 0,
-	KAFKA_TX_ABORTED = -1, /* aborted: the batch must be replayed */
-	KAFKA_TX_FATAL = -2,   /* the producer cannot go on (e.g. fenced) */
+	KAFKA_TX_ABORTED = -1,     /* aborted: the batch must be replayed */
+	KAFKA_TX_FATAL = -2,       /* the producer cannot go on (e.g. fenced) */
+	KAFKA_TX_INTERRUPTED = -3, /* given up after kafka_interrupt(): left open, the broker aborts it */
 };
 
 /*
@@ -43,8 +44,20 @@ enum kafka_tx_result {
 struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_event_cb cb, void *arg,
 			   char *err, size_t errlen);
 
-/* Blocking (run off the loop): registers the transactional.id, fencing older instances. */
+/*
+ * Blocking (run off the loop): registers the transactional.id, fencing older
+ * instances. Tries for 30 s. Returns 0, -1 (retry later), KAFKA_TX_FATAL or
+ * KAFKA_TX_INTERRUPTED.
+ */
 int kafka_init_transactions(struct kafka *k, char *err, size_t errlen);
+
+/*
+ * Any thread: the blocking calls (init_transactions, a transaction in
+ * kafka_commit) give up within half a second and return
+ * KAFKA_TX_INTERRUPTED, so that a stop never waits for a broker that is
+ * gone. For good: the clients are about to be shut down.
+ */
+void kafka_interrupt(struct kafka *k);
 
 /* Loop thread: the next consumer message or NULL; serves rebalances, errors and logs. */
 rd_kafka_message_t *kafka_poll(struct kafka *k);
@@ -76,7 +89,7 @@ int kafka_is_ready(const struct kafka *k, char *why, size_t whylen);
 
 /* Loop thread: stops watching the queues (before kafka_shutdown). */
 void kafka_unwatch(struct kafka *k);
-/* Blocking (run off the loop): leaves the group and destroys both clients. */
+/* Blocking (run off the loop, at most a few seconds): leaves the group and destroys both clients. */
 void kafka_shutdown(struct kafka *k);
 /* Loop thread, after kafka_shutdown: closes the handles; frees k in the close callbacks. */
 void kafka_close(struct kafka *k);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "config.h"
@@ -17,12 +18,21 @@
 #define COMMENT_INGEST_VERSION "0.1.0"
 #endif
 
+/*
+ * A stop ends the process within this, whatever still blocks: librdkafka
+ * 2.0.2 can block in send_offsets_to_transaction past its timeout while a
+ * coordinator is gone (librdkafka#5456). The pipeline interrupts what it can
+ * at STOP_GRACE_MS (pipeline.c); this is the last resort.
+ */
+#define STOP_DEADLINE_MS 9000
+
 struct app {
 	uv_loop_t *loop;
 	struct config cfg;
 	struct pipeline *pipeline;
 	struct http_server *http;
 	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t deadline; /* STOP_DEADLINE_MS after the first SIGTERM or SIGINT */
 	int status;
 };
 
@@ -42,10 +52,27 @@ static const char *env_get(const char *name)
 	return getenv(name);
 }
 
+/*
+ * The stop took too long: a call into librdkafka still blocks a worker thread,
+ * so the loop cannot finish. Nothing is lost by leaving now: the batch in
+ * flight was not committed in Kafka, and the next owner of its partitions
+ * replays it from the rows PostgreSQL has, as after a crash.
+ */
+static void deadline_cb(uv_timer_t *t)
+{
+	(void)t;
+	log_error("stop deadline reached with a Kafka call still blocking; exiting now, the batch in flight will be "
+		  "replayed");
+	fflush(stdout);
+	_exit(0);
+}
+
 static void signal_cb(uv_signal_t *h, int signum)
 {
 	struct app *app = h->data;
 	log_info("stopping", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+	if (!uv_is_active((uv_handle_t *)&app->deadline))
+		uv_timer_start(&app->deadline, deadline_cb, STOP_DEADLINE_MS, 0);
 	pipeline_stop(app->pipeline, 0);
 }
 
@@ -76,6 +103,7 @@ static void on_stopped(struct pipeline *p, int status, void *arg)
 	uv_close((uv_handle_t *)&app->sigterm, NULL);
 	uv_close((uv_handle_t *)&app->sigint, NULL);
 	uv_close((uv_handle_t *)&app->sighup, NULL);
+	uv_close((uv_handle_t *)&app->deadline, NULL);
 	if (app->http)
 		http_close(app->http, NULL, NULL);
 	app->http = NULL;
@@ -137,6 +165,7 @@ int main(int argc, char **argv)
 		log_error("cannot start the health endpoint", "error", err);
 		return 1;
 	}
+	uv_timer_init(app.loop, &app.deadline);
 	uv_signal_init(app.loop, &app.sigterm);
 	uv_signal_init(app.loop, &app.sigint);
 	uv_signal_init(app.loop, &app.sighup);

@@ -37,6 +37,13 @@
 #include "stall.h"
 
 #define TICK_MS 1000 /* how often the backlog is sampled for stall detection */
+/*
+ * How long a stop lets the batches in flight finish before it interrupts the
+ * Kafka calls that block them (a broker that is gone): the rest of a stop,
+ * leaving the group included, takes at most about 4 s more, so that the
+ * process ends within 10 s of SIGTERM in every state.
+ */
+#define STOP_GRACE_MS 4000
 
 enum pstate {
 	P_INIT,      /* initializing transactions (off the loop) */
@@ -66,7 +73,7 @@ struct pipeline {
 	int paused;      /* either of the above, as last applied to the consumer */
 	int failed;      /* a batch failed: rewind once neither stage is busy */
 	int retry_ms;    /* the backoff stall_failure chose for that failure */
-	int fatal;       /* the producer cannot go on: close once neither stage is busy */
+	int fatal;       /* the producer cannot go on, or a stop gave up on it: close once neither stage is busy */
 	int revoking;    /* partitions are revoked: poll no more; release them once no batch is in flight */
 	pipeline_stopped_cb stopped_cb;
 	void *arg;
@@ -80,6 +87,7 @@ struct pipeline {
 	struct stall stall;
 	uv_timer_t timer; /* BATCH_MAX_WAIT_MS, or the backoff before a retry */
 	uv_timer_t tick;  /* samples the backlog for stall detection */
+	uv_timer_t stop_timer; /* STOP_GRACE_MS after a stop: interrupt what still blocks */
 	int open_timers;
 	uv_work_t work;   /* init, rewind and shutdown */
 	rd_kafka_topic_partition_list_t *rewind_offsets;
@@ -374,6 +382,14 @@ static void batch_committed(uv_work_t *w, int status)
 		metrics.tx_aborts++;
 		pipeline_fail(p, STAGE_KAFKA, CAUSE_KAFKA, b->work_err); /* b keeps its messages: their offsets join the rewind */
 		return;
+	case KAFKA_TX_INTERRUPTED:
+		/* The stop gave up on it: its offsets were not committed, so the next owner replays the
+		 * batch from the rows PostgreSQL already has; the broker aborts the open transaction. */
+		log_warn("stopping: the batch's Kafka transaction was abandoned; it will be replayed", "error",
+			 b->work_err);
+		p->fatal = 1;
+		pipeline_settle(p);
+		return;
 	default:
 		log_error("kafka producer failed fatally; stopping", "error", b->work_err);
 		p->fatal = 1;
@@ -542,7 +558,10 @@ static void init_done(uv_work_t *w, int status)
 		return;
 	}
 	if (p->work_result == KAFKA_TX_FATAL || p->stopping) {
-		log_error("kafka init_transactions failed", "error", p->work_err);
+		if (p->work_result == KAFKA_TX_INTERRUPTED)
+			log_info("stopped before kafka transactions were initialized");
+		else
+			log_error("kafka init_transactions failed", "error", p->work_err);
 		p->state = P_RUNNING;
 		pipeline_stop(p, p->stopping ? p->exit_status : 1);
 		return;
@@ -585,6 +604,7 @@ static void pipeline_close(struct pipeline *p)
 	p->state = P_CLOSING;
 	uv_timer_stop(&p->timer);
 	uv_timer_stop(&p->tick);
+	uv_timer_stop(&p->stop_timer);
 	if (p->revoking) {
 		p->revoking = 0;
 		kafka_revoke_done(p->kafka);
@@ -594,10 +614,24 @@ static void pipeline_close(struct pipeline *p)
 	uv_queue_work(p->loop, &p->work, shutdown_work, shutdown_done);
 }
 
+/* The grace is over: whatever still blocks on Kafka gives up, and the stop goes on. */
+static void stop_timer_cb(uv_timer_t *t)
+{
+	struct pipeline *p = t->data;
+	log_warn("stopping: interrupting the Kafka calls that still block");
+	kafka_interrupt(p->kafka);
+}
+
 void pipeline_stop(struct pipeline *p, int status)
 {
 	if (!p->stopping || status > p->exit_status)
 		p->exit_status = status;
+	if (!p->stopping) {
+		if (p->state == P_INIT)
+			kafka_interrupt(p->kafka); /* nothing to finish: init_transactions gives up now */
+		else
+			uv_timer_start(&p->stop_timer, stop_timer_cb, STOP_GRACE_MS, 0);
+	}
 	p->stopping = 1;
 	if (p->state != P_RUNNING)
 		return; /* the step in flight ends in pipeline_close */
@@ -621,8 +655,9 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	p->arg = arg;
 	uv_timer_init(loop, &p->timer);
 	uv_timer_init(loop, &p->tick);
-	p->timer.data = p->tick.data = p;
-	p->open_timers = 2;
+	uv_timer_init(loop, &p->stop_timer);
+	p->timer.data = p->tick.data = p->stop_timer.data = p;
+	p->open_timers = 3;
 	for (int i = 0; i < 3; i++) {
 		p->batches[i].cfg = cfg;
 		p->batches[i].p = p;
@@ -670,7 +705,7 @@ static void store_closed(void *arg)
 	free(p);
 }
 
-/* Both timers are closed: the store closes last, and its close callback frees p. */
+/* Every timer is closed: the store closes last, and its close callback frees p. */
 static void timer_closed(uv_handle_t *h)
 {
 	struct pipeline *p = h->data;
@@ -692,4 +727,5 @@ void pipeline_free(struct pipeline *p)
 	kafka_close(p->kafka);
 	uv_close((uv_handle_t *)&p->timer, timer_closed);
 	uv_close((uv_handle_t *)&p->tick, timer_closed);
+	uv_close((uv_handle_t *)&p->stop_timer, timer_closed);
 }

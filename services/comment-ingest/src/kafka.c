@@ -499,18 +499,19 @@ static void consumer_close_bounded(struct kafka *k)
 	rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
 	rd_kafka_error_t *e = rd_kafka_consumer_close_queue(k->consumer, q);
 	uint64_t deadline = uv_hrtime() + (uint64_t)CLOSE_TIMEOUT_MS * 1000000;
+	int closing = e == NULL; /* the close started; wait for it */
 	if (e) {
 		log_warn("kafka consumer close", "error", rd_kafka_error_string(e));
 		rd_kafka_error_destroy(e);
 	}
-	while (!e && !rd_kafka_consumer_closed(k->consumer) && uv_hrtime() < deadline) {
+	while (closing && !rd_kafka_consumer_closed(k->consumer) && uv_hrtime() < deadline) {
 		rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100); /* serves rebalance_cb, which unassigns */
 		if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
 			rd_kafka_assign(k->consumer, NULL);
 		if (ev)
 			rd_kafka_event_destroy(ev);
 	}
-	if (!e && !rd_kafka_consumer_closed(k->consumer))
+	if (closing && !rd_kafka_consumer_closed(k->consumer))
 		log_warn("kafka consumer close timed out; the group drops this member when its session ends");
 	rd_kafka_queue_destroy(q);
 	rd_kafka_destroy_flags(k->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);

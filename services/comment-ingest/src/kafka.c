@@ -15,6 +15,7 @@
 #define TX_TIMEOUT_MS 30000 /* how long a transactional call keeps trying */
 #define TX_SLICE_MS 500      /* a blocking call gives up within this after kafka_interrupt() */
 #define TX_RETRY_PAUSE_US 100000
+#define KAFKA_PRODUCER_RETRY_BACKOFF_MS "2" /* see producer_kv */
 #define CLOSE_TIMEOUT_MS 3000 /* leaving the group; without a coordinator it would wait a session */
 
 /* A librdkafka queue whose io-event fd (a pipe) the loop polls. */
@@ -233,6 +234,15 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 		"enable.idempotence", "true",
 		"acks", "all",
 		"linger.ms", "5",
+		/*
+		 * Right after a commit the broker still writes its markers, and the
+		 * next transaction's first AddPartitionsToTxn gets CONCURRENT_TRANSACTIONS
+		 * until it is done (a few ms). librdkafka retries after retry.backoff.ms,
+		 * 100 ms by default, which put a 100 ms floor under every other
+		 * transaction (KAFKA-5477; the Java client uses 20 ms for this case).
+		 * Reconnects have their own backoff (reconnect.backoff.ms).
+		 */
+		"retry.backoff.ms", KAFKA_PRODUCER_RETRY_BACKOFF_MS,
 		"compression.codec", "lz4",
 		NULL,
 	};

@@ -17,6 +17,7 @@ METRIC_NAMES = [
     "comment_ingest_replayed_total",
     "comment_ingest_batches_total",
     "comment_ingest_batch_duration_seconds",
+    "comment_ingest_phase_duration_seconds",
 ]
 
 
@@ -85,6 +86,16 @@ def test_metrics_format(service):
     assert values == sorted(values), "histogram buckets must be cumulative"
     assert buckets['{le="+Inf"}'] == m["comment_ingest_batch_duration_seconds_count"]
     assert "comment_ingest_batch_duration_seconds_sum" in m
+    assert "# TYPE comment_ingest_phase_duration_seconds histogram" in body
+    phases = ["fetch", "collect", "lookup", "store", "wait", "build", "produce", "offsets", "commit"]
+    counts = harness.metric_series(m, "comment_ingest_phase_duration_seconds_count")
+    assert sorted(counts) == sorted(f'{{phase="{p}"}}' for p in phases), counts
+    pb = harness.metric_series(m, "comment_ingest_phase_duration_seconds_bucket")
+    for p in phases:
+        series = sorted(((float(re.search(r'le="([^"]+)"', k).group(1).replace("+Inf", "inf")), v)
+                         for k, v in pb.items() if f'phase="{p}"' in k))
+        assert [v for _, v in series] == sorted(v for _, v in series), f"{p}: buckets must be cumulative"
+        assert series[-1] == (float("inf"), counts[f'{{phase="{p}"}}'])
 
 
 def test_unknown_path_is_4xx(service):
@@ -145,6 +156,12 @@ def test_metrics_count_exactly_what_was_sent(service, producer, seed, article_id
     assert delta("comment_ingest_replayed_total") == 0
     assert m["comment_ingest_batches_total"] >= 1
     assert m["comment_ingest_batch_duration_seconds_count"] >= 1
+    # where the time went: fetch once per message, every other phase once per committed batch
+    assert delta('comment_ingest_phase_duration_seconds_count{phase="fetch"}') == 6
+    batches = delta("comment_ingest_batches_total")
+    for p in ["collect", "lookup", "store", "wait", "build", "produce", "offsets", "commit"]:
+        assert delta(f'comment_ingest_phase_duration_seconds_count{{phase="{p}"}}') == batches, p
+    assert delta('comment_ingest_phase_duration_seconds_sum{phase="commit"}') > 0
     assert m["comment_ingest_consumed_total"] == (
         m["comment_ingest_published_total"] + m["comment_ingest_held_total"]
         + harness.metric_sum(m, "comment_ingest_rejected_total") + m["comment_ingest_duplicate_total"])

@@ -129,6 +129,10 @@ int batch_take(struct batch *b, rd_kafka_message_t *m, const struct rules *rules
 	s->payload[m->len] = '\0';
 	if (b->n == 1)
 		b->first_ns = uv_hrtime();
+	rd_kafka_timestamp_type_t tstype;
+	int64_t ts_ms = rd_kafka_message_timestamp(m, &tstype);
+	if (tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts_ms > 0)
+		metrics_observe_phase(MP_FETCH, (double)(now_us - ts_ms * 1000) / 1e6);
 	if (comment_decode(s->payload, s->len, &s->c, &s->v) == OUTCOME_REJECT) {
 		/* A rejection without an article_id is keyed by the input key, unless that is oversized. */
 		if (!s->c.article_id && m->key_len && m->key_len <= EVENTS_KEY_MAX) {
@@ -480,16 +484,30 @@ void batch_account(struct batch *b)
 	uint64_t *ph = b->phase_ns;
 	ph[PH_COMMITTED] = uv_hrtime();
 	metrics_observe_batch((double)(ph[PH_COMMITTED] - b->first_ns) / 1e9);
+	/* a phase that did not run (no new comments, nothing to store) counts as 0 */
+	uint64_t look = ph[PH_LOOKED_UP] ? ph[PH_LOOKED_UP] : ph[PH_RUN];
+	uint64_t store = ph[PH_STORED] ? ph[PH_STORED] : look;
+	const struct kafka_tx_times *tx = &b->tx_times;
+	double ms[MP__COUNT] = {
+		[MP_COLLECT] = (double)(ph[PH_RUN] - b->first_ns) / 1e6,
+		[MP_LOOKUP] = (double)(look - ph[PH_RUN]) / 1e6,
+		[MP_STORE] = (double)(store - look) / 1e6,
+		[MP_WAIT] = (double)(ph[PH_TX_START] - store) / 1e6,
+		[MP_BUILD] = (double)b->build_ns / 1e6,
+		[MP_PRODUCE] = (double)tx->produce_ns / 1e6,
+		[MP_OFFSETS] = (double)tx->offsets_ns / 1e6,
+		[MP_COMMIT] = (double)tx->commit_ns / 1e6,
+	};
+	for (int i = MP_COLLECT; i < MP__COUNT; i++)
+		metrics_observe_phase((enum metrics_phase)i, ms[i] / 1e3);
 	if (log_enabled(LOG_DEBUG)) {
-		char n[16], times[160];
+		char n[16], times[200];
 		snprintf(n, sizeof(n), "%zu", b->n);
-		/* a phase that did not run (no new comments, nothing to store) shows as 0 */
-		uint64_t look = ph[PH_LOOKED_UP] ? ph[PH_LOOKED_UP] : ph[PH_RUN];
-		uint64_t store = ph[PH_STORED] ? ph[PH_STORED] : look;
-		snprintf(times, sizeof(times), "collect+decode=%.1f lookup=%.1f rules+store=%.1f wait=%.1f kafka=%.1f",
-			 (double)(ph[PH_RUN] - b->first_ns) / 1e6, (double)(look - ph[PH_RUN]) / 1e6,
-			 (double)(store - look) / 1e6, (double)(ph[PH_TX_START] - store) / 1e6,
-			 (double)(ph[PH_COMMITTED] - ph[PH_TX_START]) / 1e6);
+		snprintf(times, sizeof(times),
+			 "collect+decode=%.1f lookup=%.1f rules+store=%.1f wait=%.1f build=%.1f produce=%.1f "
+			 "offsets=%.1f commit=%.1f",
+			 ms[MP_COLLECT], ms[MP_LOOKUP], ms[MP_STORE], ms[MP_WAIT], ms[MP_BUILD], ms[MP_PRODUCE],
+			 ms[MP_OFFSETS], ms[MP_COMMIT]);
 		log_debug("batch committed", "messages", n, "ms", times);
 	}
 }

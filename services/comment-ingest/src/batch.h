@@ -48,6 +48,8 @@ struct batch {
 	size_t n, cap;
 	uint64_t first_ns;
 	uint64_t phase_ns[PH__COUNT];
+	uint64_t build_ns;                 /* building its events, off the loop */
+	struct kafka_tx_times tx_times;    /* the steps of its Kafka transaction, off the loop */
 	struct store_lookup lookup;
 	size_t *lookup_slot; /* lookup row -> slot index */
 	struct store_rows rows;

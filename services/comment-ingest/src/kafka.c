@@ -399,8 +399,11 @@ static enum kafka_tx_result tx_failed(struct kafka *k, enum tx_op op, int r, rd_
 }
 
 enum kafka_tx_result kafka_commit(struct kafka *k, const struct kafka_out *out, size_t n,
-				  rd_kafka_topic_partition_list_t *offsets, char *err, size_t errlen)
+				  rd_kafka_topic_partition_list_t *offsets, struct kafka_tx_times *times, char *err,
+				  size_t errlen)
 {
+	uint64_t t0 = uv_hrtime(), t1;
+	memset(times, 0, sizeof(*times));
 	rd_kafka_error_t *e = rd_kafka_begin_transaction(k->producer);
 	int r;
 	if (e) {
@@ -433,15 +436,23 @@ enum kafka_tx_result kafka_commit(struct kafka *k, const struct kafka_out *out, 
 		}
 	}
 
+	t1 = uv_hrtime();
+	times->produce_ns = t1 - t0;
+	t0 = t1;
+
 	rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(k->consumer);
 	struct tx_args args = {offsets, cgmd};
 	r = tx_run(k, OP_SEND_OFFSETS, &args, &e);
 	rd_kafka_consumer_group_metadata_destroy(cgmd);
 	if (r)
 		return tx_failed(k, OP_SEND_OFFSETS, r, e, err, errlen);
+	t1 = uv_hrtime();
+	times->offsets_ns = t1 - t0;
+	t0 = t1;
 	r = tx_run(k, OP_COMMIT, NULL, &e);
 	if (r)
 		return tx_failed(k, OP_COMMIT, r, e, err, errlen);
+	times->commit_ns = uv_hrtime() - t0;
 	return KAFKA_TX_OK;
 }
 

@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "config.h"
@@ -20,6 +21,13 @@ enum kafka_event {
 typedef void (*kafka_event_cb)(struct kafka *k, enum kafka_event ev, void *arg);
 
 /* One message to produce inside a transaction. */
+/* How long each step of one kafka_commit took, in ns (0: the step did not run). */
+struct kafka_tx_times {
+	uint64_t produce_ns; /* begin_transaction and handing the events to the producer */
+	uint64_t offsets_ns; /* send_offsets_to_transaction */
+	uint64_t commit_ns;  /* commit_transaction: the deliveries, then the commit */
+};
+
 struct kafka_out {
 	const char *topic;
 	const char *key;
@@ -64,10 +72,12 @@ rd_kafka_message_t *kafka_poll(struct kafka *k);
 
 /*
  * Blocking (run off the loop): one transaction with every output message and
- * the consumer offsets (next offset per partition) of the batch.
+ * the consumer offsets (next offset per partition) of the batch. times gets
+ * how long each step took.
  */
 enum kafka_tx_result kafka_commit(struct kafka *k, const struct kafka_out *out, size_t n,
-				  rd_kafka_topic_partition_list_t *offsets, char *err, size_t errlen);
+				  rd_kafka_topic_partition_list_t *offsets, struct kafka_tx_times *times, char *err,
+				  size_t errlen);
 
 /*
  * Loop thread: releases revoked partitions (after KAFKA_REVOKED) so that the

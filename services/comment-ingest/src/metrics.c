@@ -20,6 +20,22 @@ void metrics_observe_batch(double seconds)
 	metrics.batch_sum_seconds += seconds;
 }
 
+static const double phase_bounds[METRICS_PHASE_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+							    0.1, 0.25, 0.5, 1, 2.5, 5};
+static const char *const phase_names[MP__COUNT] = {"fetch", "collect", "lookup", "store", "wait",
+						   "build", "produce", "offsets", "commit"};
+
+void metrics_observe_phase(enum metrics_phase ph, double seconds)
+{
+	if (seconds < 0)
+		seconds = 0; /* a record timestamp from a clock ahead of ours */
+	for (int i = 0; i < METRICS_PHASE_BUCKETS; i++)
+		if (seconds <= phase_bounds[i])
+			metrics.phase_buckets[ph][i]++;
+	metrics.phase_count[ph]++;
+	metrics.phase_sum_seconds[ph] += seconds;
+}
+
 struct sbuf {
 	char *p;
 	size_t len, cap;
@@ -98,6 +114,20 @@ char *metrics_render(size_t *len)
 		  (unsigned long long)metrics.batch_count);
 	sb_printf(&b, "comment_ingest_batch_duration_seconds_sum %.6f\n", metrics.batch_sum_seconds);
 	sb_printf(&b, "comment_ingest_batch_duration_seconds_count %llu\n", (unsigned long long)metrics.batch_count);
+	sb_printf(&b, "# HELP comment_ingest_phase_duration_seconds Where the time goes: fetch per message "
+		      "(record timestamp to taken), the other phases per batch.\n"
+		      "# TYPE comment_ingest_phase_duration_seconds histogram\n");
+	for (int ph = 0; ph < MP__COUNT; ph++) {
+		for (int i = 0; i < METRICS_PHASE_BUCKETS; i++)
+			sb_printf(&b, "comment_ingest_phase_duration_seconds_bucket{phase=\"%s\",le=\"%g\"} %llu\n",
+				  phase_names[ph], phase_bounds[i], (unsigned long long)metrics.phase_buckets[ph][i]);
+		sb_printf(&b, "comment_ingest_phase_duration_seconds_bucket{phase=\"%s\",le=\"+Inf\"} %llu\n",
+			  phase_names[ph], (unsigned long long)metrics.phase_count[ph]);
+		sb_printf(&b, "comment_ingest_phase_duration_seconds_sum{phase=\"%s\"} %.6f\n", phase_names[ph],
+			  metrics.phase_sum_seconds[ph]);
+		sb_printf(&b, "comment_ingest_phase_duration_seconds_count{phase=\"%s\"} %llu\n", phase_names[ph],
+			  (unsigned long long)metrics.phase_count[ph]);
+	}
 	sb_printf(&b, "# HELP comment_ingest_http_connections Open connections on the HTTP port.\n"
 		      "# TYPE comment_ingest_http_connections gauge\ncomment_ingest_http_connections %llu\n",
 		  (unsigned long long)metrics.http_connections);

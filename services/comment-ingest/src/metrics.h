@@ -9,6 +9,21 @@
 #include "stall.h"
 
 #define METRICS_BATCH_BUCKETS 10
+#define METRICS_PHASE_BUCKETS 12
+
+/* Where a comment's time goes, stage by stage (comment_ingest_phase_duration_seconds). */
+enum metrics_phase {
+	MP_FETCH,   /* per message: its record timestamp to the service taking it */
+	MP_COLLECT, /* per batch, from here on: its first message to the front taking it */
+	MP_LOOKUP,  /* the PostgreSQL lookup */
+	MP_STORE,   /* the history rules and the PostgreSQL insert and commit */
+	MP_WAIT,    /* stored, waiting for the batch before it to commit in Kafka */
+	MP_BUILD,   /* building the output events, off the loop */
+	MP_PRODUCE, /* begin_transaction and handing the events to the producer */
+	MP_OFFSETS, /* send_offsets_to_transaction */
+	MP_COMMIT,  /* commit_transaction */
+	MP__COUNT
+};
 
 /* Owned by the loop thread: every field is read and written there only. */
 struct metrics {
@@ -27,6 +42,9 @@ struct metrics {
 	uint64_t batch_count;
 	double batch_sum_seconds;
 	uint64_t batch_failures[STAGE__COUNT][CAUSE__COUNT];
+	uint64_t phase_buckets[MP__COUNT][METRICS_PHASE_BUCKETS]; /* cumulative counts per upper bound */
+	uint64_t phase_count[MP__COUNT];
+	double phase_sum_seconds[MP__COUNT];
 	double last_commit_seconds; /* Unix time of the last committed batch; 0 before the first */
 	int stalled;                /* the gauges stall_backlog sets each second */
 	size_t backlog;
@@ -42,6 +60,7 @@ struct metrics {
 extern struct metrics metrics;
 
 void metrics_observe_batch(double seconds);
+void metrics_observe_phase(enum metrics_phase ph, double seconds);
 
 /* Renders the Prometheus text exposition into a malloc'ed string (caller frees). */
 char *metrics_render(size_t *len);

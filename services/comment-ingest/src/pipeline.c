@@ -353,12 +353,14 @@ static void commit_work(uv_work_t *w)
 {
 	struct batch *b = w->data;
 	b->work_err[0] = '\0';
+	uint64_t t0 = uv_hrtime();
 	if (batch_build_events(b) != 0) {
 		snprintf(b->work_err, sizeof(b->work_err), "out of memory building events");
 		b->work_result = BUILD_FAILED;
 		return;
 	}
-	b->work_result = kafka_commit(b->p->kafka, b->out, b->nout, b->commit_offsets, b->work_err,
+	b->build_ns = uv_hrtime() - t0;
+	b->work_result = kafka_commit(b->p->kafka, b->out, b->nout, b->commit_offsets, &b->tx_times, b->work_err,
 				      sizeof(b->work_err));
 }
 

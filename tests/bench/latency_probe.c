@@ -10,7 +10,8 @@
  * matched by the stamp inside its original payload). Prints "latency_probe: ready" on stderr once
  * every partition is assigned. Stops on SIGINT/SIGTERM or after TIMEOUT_S (default 600), then
  * prints one JSON object on stdout: counts and latency percentiles (ms), overall and per output
- * topic. -w FILE also writes one line per matched output: sent_us latency_us topic_index.
+ * topic. -w FILE also writes one line per matched output: sent_us latency_us topic_index produced_us
+ * (the output record's timestamp: when the service handed it to its producer, in ms, 0 if none).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -88,6 +89,7 @@ struct seen {
 	int topic;
 	int64_t seen_us;
 	int64_t stamp_us; /* from a rejected event's payload, or 0 */
+	int64_t produced_us; /* the output record's timestamp, or 0 */
 };
 
 static struct seen *seen;
@@ -232,6 +234,9 @@ int main(int argc, char **argv)
 			struct seen *s = &seen[seen_count++];
 			memset(s, 0, sizeof(*s));
 			s->seen_us = t;
+			rd_kafka_timestamp_type_t tstype;
+			int64_t ts_ms = rd_kafka_message_timestamp(m, &tstype);
+			s->produced_us = tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ts_ms < 0 ? 0 : ts_ms * 1000;
 			for (int i = 0; i < nouts; i++)
 				if (strcmp(tn, outs[i]) == 0)
 					s->topic = i;
@@ -267,7 +272,7 @@ int main(int argc, char **argv)
 		all[nall++] = lat;
 		by[s->topic][nby[s->topic]++] = lat;
 		if (raw)
-			fprintf(raw, "%" PRId64 " %" PRId64 " %d\n", sent, lat, s->topic);
+			fprintf(raw, "%" PRId64 " %" PRId64 " %d %" PRId64 "\n", sent, lat, s->topic, s->produced_us);
 	}
 	if (raw)
 		fclose(raw);

@@ -1,12 +1,15 @@
 /* loadgen.c - load generator for `make bench`: realistic comment-submitted events into Kafka.
  *
- * Usage: loadgen -t TOPIC [-b BOOTSTRAP] [-n N] [-r RATE -d SECONDS] [-s SEED] [-R RULES_FILE] [-S] [-q]
+ * Usage: loadgen -t TOPIC [-b BOOTSTRAP] [-n N] [-r RATE -d SECONDS] [-s SEED] [-R RULES_FILE] [-C TOPIC] [-S] [-q]
  *
  *   -t TOPIC     input topic (must exist; the bench driver creates it with 3 partitions)
  *   -b SERVERS   Kafka bootstrap servers (default $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:9092)
  *   -n N         events to send (default 200000), as fast as the producer goes (pre-fill)
  *   -r RATE      paced mode: RATE events/s, for -d SECONDS (N = RATE * SECONDS); every event
  *                carries "bench_sent_at_us", the wall-clock microsecond it was handed to the producer
+ *   -C TOPIC     also send every event to TOPIC in Kafka Connect's JsonConverter form
+ *                ({"schema":...,"payload":<the same event>}), for the Kafka Connect peer; a
+ *                malformed event is sent as the same malformed bytes
  *   -S           stamp bench_sent_at_us in pre-fill mode too
  *   -s SEED      seed of the content mix (default 1); comment and author ids are fresh every run
  *   -R FILE      rules file: check each planned event against the stateless rules (decode +
@@ -410,6 +413,53 @@ static void make_event(const struct plan *p, uint32_t i, int64_t submitted_us, i
 	sb_add(ev, "}");
 }
 
+/*
+ * The schema Kafka Connect's JsonConverter (schemas.enable=true) needs with
+ * each record: the comment-submitted event, every field optional but the key.
+ */
+static const char connect_schema[] =
+	"{\"type\":\"struct\",\"name\":\"comment_submitted\",\"optional\":false,\"fields\":["
+	"{\"field\":\"schema_version\",\"type\":\"int32\",\"optional\":true},"
+	"{\"field\":\"comment_id\",\"type\":\"string\",\"optional\":false},"
+	"{\"field\":\"article_id\",\"type\":\"string\",\"optional\":true},"
+	"{\"field\":\"author\",\"type\":\"struct\",\"optional\":true,\"fields\":["
+	"{\"field\":\"id\",\"type\":\"string\",\"optional\":true},"
+	"{\"field\":\"display_name\",\"type\":\"string\",\"optional\":true}]},"
+	"{\"field\":\"body\",\"type\":\"string\",\"optional\":true},"
+	"{\"field\":\"submitted_at\",\"type\":\"string\",\"optional\":true},"
+	"{\"field\":\"parent_id\",\"type\":\"string\",\"optional\":true}]}";
+
+/* An event in Kafka Connect's form: the schema, and the event (without its stamp) as the payload. */
+static void make_connect_record(const struct plan *e, const struct sbuf *ev, struct sbuf *out)
+{
+	out->len = 0;
+	if (e->kind == K_MALFORMED) { /* the same broken bytes: the peer has to cope with them too */
+		sb_need(out, ev->len + 1);
+		memcpy(out->p, ev->p, ev->len);
+		out->len = ev->len;
+		out->p[out->len] = '\0';
+		return;
+	}
+	sb_add(out, "{\"schema\":");
+	sb_add(out, connect_schema);
+	sb_add(out, ",\"payload\":");
+	sb_need(out, ev->len + 2);
+	/*
+	 * submitted_at with milliseconds (it is whole milliseconds anyway): the
+	 * peer's TimestampConverter parses with SimpleDateFormat, whose SSS would
+	 * read six digits as a number of milliseconds.
+	 */
+	static const char key[] = "\"submitted_at\":\"";
+	const char *at = memmem(ev->p, ev->len, key, sizeof(key) - 1);
+	const char *cut = at ? memmem(at, ev->len - (size_t)(at - ev->p), "000Z\"", 5) : NULL;
+	size_t head = cut ? (size_t)(cut - ev->p) : ev->len, skip = cut ? 3 : 0;
+	memcpy(out->p + out->len, ev->p, head);
+	memcpy(out->p + out->len + head, ev->p + head + skip, ev->len - head - skip);
+	out->len += ev->len - skip;
+	out->p[out->len] = '\0';
+	sb_add(out, "}");
+}
+
 /* The stateless outcome the planned kind should get from decode + triage. */
 static enum outcome intended_outcome(enum kind k)
 {
@@ -422,7 +472,8 @@ static enum outcome intended_outcome(enum kind k)
 
 /* ---- producing ----------------------------------------------------------------------------- */
 
-static long delivered, failed;
+static long delivered, delivered_connect, failed;
+static const char *main_topic;
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -431,8 +482,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	if (m->err) {
 		if (failed++ < 5)
 			fprintf(stderr, "loadgen: delivery failed: %s\n", rd_kafka_err2str(m->err));
-	} else {
+	} else if (strcmp(rd_kafka_topic_name(m->rkt), main_topic) == 0) {
 		delivered++;
+	} else {
+		delivered_connect++;
 	}
 }
 
@@ -448,13 +501,13 @@ static void produce(rd_kafka_t *rk, const char *topic, const char *key, const ch
 int main(int argc, char **argv)
 {
 	const char *bootstrap = bench_bootstrap();
-	const char *topic = NULL, *rules_file = NULL;
+	const char *topic = NULL, *rules_file = NULL, *connect_topic = NULL;
 	uint32_t n = 200000;
 	double rate = 0, seconds = 0;
 	uint64_t seed = 1;
 	int stamp = 0, quiet = 0, opt;
 	bench_prog = "loadgen";
-	while ((opt = getopt(argc, argv, "t:b:n:r:d:s:R:Sq")) != -1) {
+	while ((opt = getopt(argc, argv, "t:b:n:r:d:s:R:C:Sq")) != -1) {
 		switch (opt) {
 		case 't': topic = optarg; break;
 		case 'b': bootstrap = optarg; break;
@@ -463,11 +516,12 @@ int main(int argc, char **argv)
 		case 'd': seconds = strtod(optarg, NULL); break;
 		case 's': seed = strtoull(optarg, NULL, 10); break;
 		case 'R': rules_file = optarg; break;
+		case 'C': connect_topic = optarg; break;
 		case 'S': stamp = 1; break;
 		case 'q': quiet = 1; break;
 		default:
 			fprintf(stderr, "usage: loadgen -t TOPIC [-b SERVERS] [-n N] [-r RATE -d SECONDS] [-s SEED] "
-					"[-R RULES_FILE] [-S] [-q]\n");
+					"[-R RULES_FILE] [-C TOPIC] [-S] [-q]\n");
 			return 2;
 		}
 	}
@@ -480,6 +534,7 @@ int main(int argc, char **argv)
 		stamp = 1;
 	}
 	bench_catch_signals();
+	main_topic = topic;
 
 	uint64_t nonce = fresh_nonce();
 	struct plan *plan = calloc(n, sizeof(*plan));
@@ -529,7 +584,7 @@ int main(int argc, char **argv)
 	rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
 	rd_kafka_t *rk = bench_kafka_new(RD_KAFKA_PRODUCER, conf);
 
-	struct sbuf body = {0}, ev = {0};
+	struct sbuf body = {0}, ev = {0}, crec = {0};
 	long sent = 0, counts[K__COUNT] = {0};
 	size_t bytes = 0;
 	double t0 = bench_mono_s(), next_report = t0 + 1;
@@ -549,6 +604,12 @@ int main(int argc, char **argv)
 		char article[64];
 		article_of(plan[i].article, article, sizeof(article));
 		produce(rk, topic, article, ev.p, ev.len);
+		if (connect_topic) {
+			if (stamp) /* the peer's copy carries no stamp: its schema has no such field */
+				make_event(plan, i, t, -1, &body, &ev, nonce);
+			make_connect_record(&plan[i], &ev, &crec);
+			produce(rk, connect_topic, article, crec.p, crec.len);
+		}
 		sent++;
 		bytes += ev.len;
 		counts[plan[i].kind]++;
@@ -574,17 +635,18 @@ int main(int argc, char **argv)
 	}
 	printf("{\"topic\":\"%s\",\"mode\":\"%s\",\"rate\":%.0f,\"sent\":%ld,\"acknowledged\":%ld,\"failed\":%ld,"
 	       "\"unacknowledged\":%d,\"bytes\":%zu,\"mean_event_bytes\":%zu,\"seconds\":%.3f,"
-	       "\"events_per_second\":%.0f,\"self_check_misses\":%ld,\"author_nonce\":\"%016" PRIx64 "\","
+	       "\"events_per_second\":%.0f,\"connect_acknowledged\":%ld,\"self_check_misses\":%ld,\"author_nonce\":\"%016" PRIx64 "\","
 	       "\"expected\":{\"consumed\":%ld,\"published\":%ld,\"held\":%ld,\"rejected\":%ld,\"duplicate\":%ld,"
 	       "\"stored\":%ld,\"outputs\":%ld},\"kinds\":{",
 	       topic, rate > 0 ? "paced" : "prefill", rate, sent, delivered, failed, left, bytes,
-	       sent ? bytes / (size_t)sent : 0, t1 - t0, (double)sent / (t1 - t0), misses, nonce, sent, published,
+	       sent ? bytes / (size_t)sent : 0, t1 - t0, (double)sent / (t1 - t0), delivered_connect, misses, nonce, sent, published,
 	       held, rejected, counts[K_DUPID], published + held, published + held + rejected);
 	for (int k = 0; k < K__COUNT; k++)
 		printf("%s\"%s\":%ld", k ? "," : "", kind_names[k], counts[k]);
 	printf("}}\n");
 	free(body.p);
 	free(ev.p);
+	free(crec.p);
 	free(plan);
 	return failed || left || bench_stop ? 1 : 0;
 }

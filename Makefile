@@ -125,7 +125,8 @@ fuzz: bootstrap
 fuzz-ci:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
 
-contract: bootstrap $(TOOL_BINS)
+# The compose checks ask the release binary (--help, --check-config) and the Kafka jars.
+contract: bootstrap $(TOOL_BINS) $(BUILD)/comment-ingest
 	$(PY) -m pytest -q tests/contract
 
 integration: bootstrap build-asan

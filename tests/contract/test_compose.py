@@ -41,12 +41,6 @@ KAFKA_POM = REPO / "deploy" / "kafka" / "pom.xml"
 KAFKA_LIBS = REPO / ".run" / "kafka" / "libs"
 SERVICE_BIN = Path(os.environ.get("COMMENT_INGEST_RELEASE_BIN") or REPO / "build" / "comment-ingest")
 
-TOPIC_DEFAULTS = {
-    "TOPIC_SUBMITTED": "comment-submitted",
-    "TOPIC_PUBLISHED": "comment-published",
-    "TOPIC_MODERATION": "moderation-needed",
-    "TOPIC_REJECTED": "comment-rejected",
-}
 SERVICES = {"kafka", "postgres", "kafka-init", "comment-ingest"}
 KAFKA_IMAGE = "apache/kafka:3.9.1"
 POSTGRES_IMAGE = "postgres:15"
@@ -109,14 +103,21 @@ def host_port(address):
 # ---------------------------------------------------------------- what the components say
 
 def service_settings():
-    """The variables comment-ingest reads, from its own --help (config.c's table)."""
+    """{variable: default} of what comment-ingest reads, from its own --help (config.c's table)."""
     if not SERVICE_BIN.is_file():
         pytest.fail(f"{SERVICE_BIN} is missing; run `make build`", pytrace=False)
     out = subprocess.run([str(SERVICE_BIN), "--help"], capture_output=True, text=True, check=True).stdout
     table = out.split("Environment variables", 1)[1]
-    names = re.findall(r"(?m)^  ([A-Z][A-Z0-9_]*)\s", table)
-    assert len(names) >= 10, f"no settings table in --help:\n{out}"
-    return set(names)
+    rows = dict(re.findall(r"(?m)^  ([A-Z][A-Z0-9_]*)\s.*\(default: (.*)\)$", table))
+    assert len(rows) >= 10, f"no settings table in --help:\n{out}"
+    return rows
+
+
+def topic_settings(settings):
+    """{TOPIC_* variable: its default}: every topic the service consumes or produces."""
+    topics = {name: default for name, default in settings.items() if name.startswith("TOPIC_")}
+    assert "TOPIC_SUBMITTED" in topics, sorted(settings)
+    return topics
 
 
 def service_check_config(env):
@@ -397,17 +398,18 @@ def test_service_env_is_its_settings(services, dockerfile, settings):
     """Every variable the container gets (Dockerfile ENV and compose) is one the binary reads."""
     compose_names = set(env_of(services["comment-ingest"]))
     image_names = set(dockerfile_env(dockerfile))
-    assert compose_names <= settings, f"comment-ingest does not read {sorted(compose_names - settings)}"
-    assert image_names <= settings, f"comment-ingest does not read {sorted(image_names - settings)}"
-    for required in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", *TOPIC_DEFAULTS):
+    known = set(settings)
+    assert compose_names <= known, f"comment-ingest does not read {sorted(compose_names - known)}"
+    assert image_names <= known, f"comment-ingest does not read {sorted(image_names - known)}"
+    for required in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", *topic_settings(settings)):
         assert required in compose_names
 
 
 def test_settings_are_documented(settings):
     """README's configuration table lists exactly what the binary reads."""
     documented = set(re.findall(r"(?m)^\| `([A-Z][A-Z0-9_]*)` \|", README.read_text("utf-8")))
-    assert settings - documented == set(), "not in README's configuration table"
-    assert documented - settings == set(), "in README's configuration table, not read by the service"
+    assert set(settings) - documented == set(), "not in README's configuration table"
+    assert documented - set(settings) == set(), "in README's configuration table, not read by the service"
 
 
 def test_service_env_passes_the_service_check(services, dockerfile):
@@ -548,12 +550,14 @@ def created_topics(services):
     return topics
 
 
-def test_kafka_init_creates_the_service_topics(services):
+def test_kafka_init_creates_the_service_topics(services, settings):
+    """kafka-init creates every topic the service uses (its TOPIC_* settings, as compose sets
+    them), once each; the broker creates none implicitly."""
     topics = created_topics(services)
     env = env_of(services["comment-ingest"])
-    configured = {env.get(name, default) for name, default in TOPIC_DEFAULTS.items()}
-    assert {t for t, _, _ in topics} == configured
-    assert len(topics) == 4
+    configured = {env.get(name, default) for name, default in topic_settings(settings).items()}
+    assert sorted(t for t, _, _ in topics) == sorted(configured)
+    assert len(topics) >= 4
     assert all(p == 3 and rf == 1 for _, p, rf in topics), topics
 
 
@@ -643,6 +647,10 @@ def _depend(service, dep, condition):
 BROKEN = [
     ("service: a variable it does not read", _set("comment-ingest", "KAFKA_GROUP", "x"),
      "test_service_env_is_its_settings"),
+    ("service: an output topic kafka-init does not create", _set("comment-ingest", "TOPIC_REJECTED", "rejected"),
+     "test_kafka_init_creates_the_service_topics"),
+    ("kafka-init: a topic created twice", _edit("kafka-init", "command", "--topic comment-rejected", "--topic comment-published"),
+     "test_kafka_init_creates_the_service_topics"),
     ("service: batch size out of range", _set("comment-ingest", "BATCH_MAX_MESSAGES", "0"),
      "test_service_env_passes_the_service_check"),
     ("service: idle timeout above the request timeout", _set("comment-ingest", "HTTP_IDLE_TIMEOUT_MS", "9000"),

@@ -41,7 +41,7 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 20
 
-.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules bench-isolation fuzz fuzz-ci clean help
+.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules bench-isolation fuzz fuzz-ci image image-test clean help
 
 help:
 	@echo "make run    install what is missing, start Kafka + PostgreSQL, run the service on the seed comments"
@@ -52,6 +52,8 @@ help:
 	@echo "make bench the service against its limits and Kafka Connect (BENCH_N=200000 events, BENCH_RUNS=3); make bench-rules the rules path alone"
 	@echo "make bench-isolation  what row isolation costs (a batch with one refused row against one without)"
 	@echo "make fuzz   every libFuzzer target in tests/fuzz for FUZZ_SECONDS (60) each; make fuzz-ci $(FUZZ_CI_SECONDS) s each"
+	@echo "make image  build the container image comment-ingest:local from deploy/Dockerfile with Podman"
+	@echo "make image-test  build it, run it against make up's Kafka and PostgreSQL and check it (tests/image)"
 
 $(GEN_MIG): $(SQL) services/comment-ingest/gen-migrations.sh
 	@mkdir -p $(dir $@)
@@ -126,7 +128,8 @@ fuzz: bootstrap
 fuzz-ci:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
 
-contract: bootstrap $(TOOL_BINS)
+# The compose checks ask the release binary (--help, --check-config) and the Kafka jars.
+contract: bootstrap $(TOOL_BINS) $(BUILD)/comment-ingest
 	$(PY) -m pytest -q tests/contract
 
 integration: bootstrap build-asan
@@ -148,6 +151,16 @@ test: bootstrap
 	$(MAKE) --no-print-directory contract
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory faults
+
+# The container image, with Podman (deploy/image.sh): the base image debian:bookworm-slim is made
+# once from Debian's packages (mmdebstrap), nothing is pulled from a registry.
+image: bootstrap
+	@deploy/image.sh build
+
+# The image on the host network against `make up`'s services: --help/--version, a non-root user,
+# /healthz and the HEALTHCHECK, the seed's comments through the container, podman stop.
+image-test: bootstrap
+	eval "$$(deploy/up.sh)" && deploy/image.sh test
 
 run: bootstrap build
 	@deploy/run-demo.sh

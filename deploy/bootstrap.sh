@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Owns: installing the build/test dependencies (Debian packages, the Kafka jars, the Python venv .venv).
+# podman, mmdebstrap and runc build and run the container image (deploy/image.sh, make image-test).
 # Idempotent and quiet on success: progress goes to stderr, nothing to stdout.
 set -euo pipefail
 
@@ -21,6 +22,7 @@ PACKAGES=(
   kcat postgresql-15
   openjdk-17-jre-headless maven
   python3 python3-venv
+  podman mmdebstrap runc
 )
 
 missing=()

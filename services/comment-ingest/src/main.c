@@ -42,7 +42,9 @@ static void usage(void)
 	       "Consumes comment-submitted events from Kafka, validates and deduplicates them, stores\n"
 	       "accepted comments in PostgreSQL and publishes comment-published, moderation-needed and\n"
 	       "comment-rejected events, effectively once.\n\n"
-	       "Usage: comment-ingest [--help] [--version]\n\n",
+	       "Usage: comment-ingest [--help] [--version] [--check-config]\n"
+	       "  --check-config  check the variables below and the rules file as a start would, connect\n"
+	       "                  to nothing, and exit 0 (valid) or 2 (invalid, with the reason)\n\n",
 	       COMMENT_INGEST_VERSION);
 	config_print_help();
 }
@@ -111,6 +113,34 @@ static void on_stopped(struct pipeline *p, int status, void *arg)
 	app->pipeline = NULL;
 }
 
+/*
+ * --check-config: the configuration and the rules file, checked exactly as a
+ * start checks them, with no connection and no port opened. For deploy
+ * pipelines and the compose file's structure test (tests/contract). Returns
+ * the exit status: 0 valid, 2 invalid (one message on stderr).
+ */
+static int check_config(void)
+{
+	struct config cfg;
+	struct rules rules;
+	char err[512];
+
+	if (config_load(&cfg, env_get, err, sizeof(err)) != 0) {
+		fprintf(stderr, "comment-ingest: invalid configuration: %s\n", err);
+		return 2;
+	}
+	rules_defaults(&rules);
+	if (cfg.rules_file && rules_load(cfg.rules_file, &rules, err, sizeof(err)) != 0) {
+		fprintf(stderr, "comment-ingest: invalid configuration: RULES_FILE %s\n", err);
+		config_free(&cfg);
+		return 2;
+	}
+	printf("comment-ingest: configuration is valid (rules: %s)\n", cfg.rules_file ? cfg.rules_file : "built-in");
+	rules_free(&rules);
+	config_free(&cfg);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct app app = {0};
@@ -128,6 +158,8 @@ int main(int argc, char **argv)
 			printf("comment-ingest %s\n", COMMENT_INGEST_VERSION);
 			return 0;
 		}
+		if (strcmp(argv[i], "--check-config") == 0)
+			return check_config();
 		fprintf(stderr, "comment-ingest: unknown argument %s (see --help)\n", argv[i]);
 		return 2;
 	}

@@ -60,9 +60,6 @@ struct batch {
 	size_t nout;
 	rd_kafka_topic_partition_list_t *commit_offsets; /* next offset per partition */
 	rd_kafka_topic_partition_list_t *first_offsets;  /* where a replay starts */
-	uv_work_t work;                                   /* its Kafka transaction */
-	int work_result;
-	char work_err[512];
 };
 
 /* Empties b, keeping its buffers; clear and free release what each slot holds. */

@@ -1,21 +1,25 @@
 /* pipeline.c - the batch path: collect, decide, store in PostgreSQL, then commit outputs and offsets in Kafka.
  *
- * Three stages, each holding at most one batch, read top-down:
+ * Three stages, read top-down:
  *   collecting
  *     pipeline_pump      poll the consumer; batch_take decodes, normalizes, validates and triages each message
- *   deciding (the front)
+ *   deciding (the front, one batch at a time)
  *     batch_run          the collected batch moves on as soon as the front is free
  *     batch_looked_up    batch_decide: replays, duplicates and the history rules
  *     batch_stored       PostgreSQL committed: batch_match finds each comment's row; when PostgreSQL
  *                        refused the rows, row isolation (isolate.c) stores them one at a time
- *   committing
- *     batch_commit       off the loop: build the events from the stored rows, then one Kafka
- *                        transaction with the events and the offsets
- *     batch_committed    count the outcomes; the front's next batch may commit now
- * While batch N commits in Kafka, batch N+1 is decided and stored and batch
- * N+2 is decoded, so the stages overlap. N+1 is looked up after N's PostgreSQL
- * commit, so it sees N's rows, and Kafka transactions commit in batch order.
- * A batch moves on when the stage ahead is free, so batches grow with the load.
+ *     batch_ready        the stored batch joins the Kafka stage's queue; the front is free again
+ *   committing (txq.c)
+ *     txq_start          off the loop: build the events of every queued batch from their stored
+ *                        rows, then one Kafka transaction with all their events and offsets
+ *     batch_committed    count the outcomes; the batches are free again
+ * While a Kafka transaction is in flight, the front decides and stores the
+ * next batches, which queue (up to TXQ_MAX) and all go into the next
+ * transaction: a comment waits for the rest of one transaction at most, not
+ * one per batch ahead of it. Each batch is looked up after the previous
+ * one's PostgreSQL commit, so it sees its rows, and Kafka transactions commit
+ * in batch order. A batch moves on when the stage ahead is free, so batches
+ * grow with the load.
  *
  * A failure of any batch rewinds the consumer, once no stage is busy, to the
  * first offsets of every batch not committed in Kafka; the partitions stay
@@ -35,6 +39,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "stall.h"
+#include "txq.h"
 
 #define TICK_MS 1000 /* how often the backlog is sampled for stall detection */
 /*
@@ -53,9 +58,12 @@ enum pstate {
 	P_CLOSED,
 };
 
+/* The collecting batch, the front's, and those the Kafka stage holds (waiting, and in its transaction). */
+#define PIPELINE_BATCHES (2 + 2 * TXQ_MAX)
+
 enum front_state {
 	F_DECIDING, /* a PostgreSQL request is in flight */
-	F_WAITING,  /* stored; waits for the Kafka stage to be free */
+	F_WAITING,  /* stored; waits for room in the Kafka stage's queue */
 	F_FAILED,   /* its step failed; kept for its offsets until the rewind */
 };
 
@@ -78,11 +86,11 @@ struct pipeline {
 	pipeline_stopped_cb stopped_cb;
 	void *arg;
 
-	struct batch batches[3];
+	struct batch batches[PIPELINE_BATCHES];
 	struct batch *collect; /* the batch being collected (maybe empty) */
 	struct batch *front;   /* the batch being decided and stored, or NULL */
 	enum front_state front_state;
-	struct batch *tx; /* the batch whose Kafka transaction is in flight, or NULL */
+	struct txq txq; /* the Kafka stage: stored batches, and the transaction in flight */
 
 	struct stall stall;
 	uv_timer_t timer; /* BATCH_MAX_WAIT_MS, or the backoff before a retry */
@@ -111,20 +119,27 @@ static int64_t now_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* The batch that has no stage. */
+/* A batch that has no stage (there is always one: PIPELINE_BATCHES counts every stage's). */
 static struct batch *batch_spare(struct pipeline *p)
 {
 	for (int i = 0;; i++)
-		if (&p->batches[i] != p->collect && &p->batches[i] != p->front && &p->batches[i] != p->tx)
+		if (&p->batches[i] != p->collect && &p->batches[i] != p->front && !txq_holds(&p->txq, &p->batches[i]))
 			return &p->batches[i];
+}
+
+/* Whether a stored batch waits for the Kafka stage or is in its transaction. */
+static int kafka_stage_busy(const struct pipeline *p)
+{
+	return p->txq.ntx > 0 || p->txq.nready > 0;
 }
 
 /* Drops every batch: after a rewind, or when the producer cannot go on. */
 static void pipeline_drop_batches(struct pipeline *p)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < PIPELINE_BATCHES; i++)
 		batch_clear(&p->batches[i]);
 	p->front = NULL;
+	txq_reset(&p->txq);
 }
 
 /* Pauses the partitions while PostgreSQL is down or a retry waits; resumes them when neither holds. */
@@ -163,7 +178,7 @@ static void pipeline_pump(struct pipeline *p)
 	size_t max = (size_t)p->cfg->batch_max_messages;
 again:
 	if (p->revoking) {
-		if (p->front || p->tx)
+		if (p->front || kafka_stage_busy(p))
 			return;
 		p->revoking = 0;
 		kafka_revoke_done(p->kafka);
@@ -192,7 +207,7 @@ again:
 	if (p->front)
 		return; /* the front's batch moves on first, then this one follows */
 	if (b->n == 0) {
-		if (p->stopping && !p->tx)
+		if (p->stopping && !kafka_stage_busy(p))
 			pipeline_close(p);
 		return;
 	}
@@ -342,58 +357,47 @@ static void batch_stored(struct store *st, const struct store_error *err, PGresu
 
 /* ---- committing ----------------------------------------------------------------------------- */
 
-#define BUILD_FAILED 1 /* a work_result beside enum kafka_tx_result: no transaction was begun */
-
 /*
- * Worker thread: builds the events of the stored comments from their rows,
- * then commits every output message with the offsets in one Kafka
- * transaction. The loop does not touch this batch meanwhile.
+ * The Kafka stage's transaction ended (txq.c: the events of every batch it
+ * took, then one transaction with their messages and offsets). Committed:
+ * each batch's outcomes count and the batch is free again. Aborted: the
+ * batches keep their messages, whose offsets join the rewind.
  */
-static void commit_work(uv_work_t *w)
-{
-	struct batch *b = w->data;
-	b->work_err[0] = '\0';
-	uint64_t t0 = uv_hrtime();
-	if (batch_build_events(b) != 0) {
-		snprintf(b->work_err, sizeof(b->work_err), "out of memory building events");
-		b->work_result = BUILD_FAILED;
-		return;
-	}
-	b->build_ns = uv_hrtime() - t0;
-	b->work_result = kafka_commit(b->p->kafka, b->out, b->nout, b->commit_offsets, &b->tx_times, b->work_err,
-				      sizeof(b->work_err));
-}
-
 static void batch_committed(uv_work_t *w, int status)
 {
 	(void)status;
-	struct batch *b = w->data;
-	struct pipeline *p = b->p;
-	p->tx = NULL;
-	switch (b->work_result) {
+	struct txq *q = w->data;
+	struct pipeline *p = q->tx[0]->p;
+	switch (q->result) {
 	case KAFKA_TX_OK:
-		batch_account(b);
+		for (int i = 0; i < q->ntx; i++) {
+			batch_account(q->tx[i]);
+			batch_clear(q->tx[i]);
+		}
+		txq_finish(q);
 		stall_commit(&p->stall, uv_hrtime());
-		batch_clear(b);
 		pipeline_sample_backlog(p);
 		break;
-	case BUILD_FAILED:
-		pipeline_fail(p, STAGE_KAFKA, CAUSE_MEMORY, b->work_err);
+	case TXQ_BUILD_FAILED:
+		txq_finish(q);
+		pipeline_fail(p, STAGE_KAFKA, CAUSE_MEMORY, q->err);
 		return;
 	case KAFKA_TX_ABORTED:
+		txq_finish(q);
 		metrics.tx_aborts++;
-		pipeline_fail(p, STAGE_KAFKA, CAUSE_KAFKA, b->work_err); /* b keeps its messages: their offsets join the rewind */
+		pipeline_fail(p, STAGE_KAFKA, CAUSE_KAFKA, q->err);
 		return;
 	case KAFKA_TX_INTERRUPTED:
 		/* The stop gave up on it: its offsets were not committed, so the next owner replays the
-		 * batch from the rows PostgreSQL already has; the broker aborts the open transaction. */
-		log_warn("stopping: the batch's Kafka transaction was abandoned; it will be replayed", "error",
-			 b->work_err);
+		 * batches from the rows PostgreSQL already has; the broker aborts the open transaction. */
+		txq_finish(q);
+		log_warn("stopping: the batch's Kafka transaction was abandoned; it will be replayed", "error", q->err);
 		p->fatal = 1;
 		pipeline_settle(p);
 		return;
 	default:
-		log_error("kafka producer failed fatally; stopping", "error", b->work_err);
+		txq_finish(q);
+		log_error("kafka producer failed fatally; stopping", "error", q->err);
 		p->fatal = 1;
 		pipeline_stop(p, 1);
 		return;
@@ -401,18 +405,7 @@ static void batch_committed(uv_work_t *w, int status)
 	pipeline_settle(p);
 }
 
-/* Hands the front batch to the Kafka stage (events and one transaction, off the loop); the front collects again. */
-static void batch_commit(struct pipeline *p)
-{
-	struct batch *b = p->front;
-	b->phase_ns[PH_TX_START] = uv_hrtime();
-	p->tx = b;
-	p->front = NULL;
-	b->work.data = b;
-	uv_queue_work(p->loop, &b->work, commit_work, batch_committed);
-}
-
-/* The front batch is decided and stored: it commits now, or when the batch before it has. */
+/* The front batch is decided and stored: it joins the Kafka stage's queue, now or when there is room. */
 static void batch_ready(struct pipeline *p)
 {
 	p->front_state = F_WAITING;
@@ -428,7 +421,7 @@ static void pipeline_settle(struct pipeline *p)
 {
 	if (p->state != P_RUNNING)
 		return;
-	int busy = p->tx || (p->front && p->front_state == F_DECIDING);
+	int busy = p->txq.ntx > 0 || (p->front && p->front_state == F_DECIDING);
 	if (p->fatal) {
 		if (!busy) {
 			pipeline_drop_batches(p);
@@ -441,8 +434,15 @@ static void pipeline_settle(struct pipeline *p)
 			pipeline_rewind(p);
 		return;
 	}
-	if (p->front && p->front_state == F_WAITING && !p->tx)
-		batch_commit(p);
+	if (p->front && p->front_state == F_WAITING && txq_has_room(&p->txq)) {
+		txq_push(&p->txq, p->front);
+		p->front = NULL; /* the front takes the next batch at once */
+	}
+	txq_start(&p->txq, p->loop, batch_committed);
+	if (p->front && p->front_state == F_WAITING && txq_has_room(&p->txq)) {
+		txq_push(&p->txq, p->front); /* the queue was full: it waits for the next transaction */
+		p->front = NULL;
+	}
 	pipeline_pump(p);
 }
 
@@ -510,7 +510,7 @@ static void pipeline_rewind(struct pipeline *p)
 	p->state = P_REWINDING;
 	uv_timer_stop(&p->timer);
 	p->rewind_offsets = rd_kafka_topic_partition_list_new(8);
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < PIPELINE_BATCHES; i++) {
 		const rd_kafka_topic_partition_list_t *first = p->batches[i].first_offsets;
 		for (int j = 0; first && j < first->cnt; j++)
 			batch_track_offsets(NULL, p->rewind_offsets, first->elems[j].topic, first->elems[j].partition,
@@ -526,7 +526,7 @@ static void pipeline_rewind(struct pipeline *p)
 static void pipeline_sample_backlog(struct pipeline *p)
 {
 	size_t backlog = kafka_queued(p->kafka);
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < PIPELINE_BATCHES; i++)
 		backlog += p->batches[i].n;
 	stall_backlog(&p->stall, backlog, uv_hrtime());
 }
@@ -660,7 +660,7 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	uv_timer_init(loop, &p->stop_timer);
 	p->timer.data = p->tick.data = p->stop_timer.data = p;
 	p->open_timers = 3;
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < PIPELINE_BATCHES; i++) {
 		p->batches[i].cfg = cfg;
 		p->batches[i].p = p;
 	}
@@ -668,6 +668,7 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	p->kafka = kafka_create(loop, cfg, kafka_event, p, err, errlen);
 	if (!p->kafka)
 		return NULL; /* the caller exits */
+	txq_init(&p->txq, p->kafka);
 	p->store = store_create(loop, cfg->database_url, store_state, p);
 	if (!p->store) {
 		snprintf(err, errlen, "cannot create the PostgreSQL connection");
@@ -723,8 +724,9 @@ void pipeline_set_rules(struct pipeline *p, const struct rules *rules)
 
 void pipeline_free(struct pipeline *p)
 {
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < PIPELINE_BATCHES; i++)
 		batch_free(&p->batches[i]);
+	txq_free(&p->txq);
 	rules_free(&p->rules);
 	kafka_close(p->kafka);
 	uv_close((uv_handle_t *)&p->timer, timer_closed);

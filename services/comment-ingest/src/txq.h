@@ -1,0 +1,61 @@
+/* txq.h - the Kafka stage: stored batches waiting for a transaction, and one transaction for them all. */
+#ifndef CI_TXQ_H
+#define CI_TXQ_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "batch.h"
+#include "kafka.h"
+
+/*
+ * How many stored batches may wait while a transaction is in flight. They
+ * all go into the next transaction together, so a comment waits for at most
+ * the rest of one transaction, not for one transaction per batch ahead of it.
+ */
+#define TXQ_MAX 2
+
+struct txq {
+	struct kafka *kafka;
+	struct batch *ready[TXQ_MAX]; /* stored, oldest first: the next transaction's */
+	int nready;
+	struct batch *tx[TXQ_MAX]; /* in the transaction in flight, oldest first */
+	int ntx;
+	struct kafka_out *out; /* the transaction's messages: every batch's, in order */
+	size_t nout, out_cap;
+	rd_kafka_topic_partition_list_t *offsets; /* the next offset per partition, of the last batch that read it */
+	uv_work_t work;
+	int result; /* enum kafka_tx_result, or TXQ_BUILD_FAILED */
+	char err[512];
+};
+
+#define TXQ_BUILD_FAILED 100 /* a result beside enum kafka_tx_result: no transaction was begun */
+
+void txq_init(struct txq *q, struct kafka *kafka);
+void txq_free(struct txq *q);
+
+/* A stored batch may wait for the Kafka stage now. */
+int txq_has_room(const struct txq *q);
+
+/* Adds a stored batch after the ones waiting (txq_has_room must hold). */
+void txq_push(struct txq *q, struct batch *b);
+
+/* Whether b waits in q or is in its transaction. */
+int txq_holds(const struct txq *q, const struct batch *b);
+
+/*
+ * Loop thread: when no transaction is in flight and batches wait, they all
+ * move into one transaction, run off the loop (build each batch's events,
+ * then kafka_commit with every message and the merged offsets); done runs on
+ * the loop after it, with q->result and q->err set and q->tx still holding
+ * the batches. Returns 1 if it started one, 0 if not.
+ */
+int txq_start(struct txq *q, uv_loop_t *loop, uv_after_work_cb done);
+
+/* Loop thread, in done: the transaction's batches have been dealt with. */
+void txq_finish(struct txq *q);
+
+/* Forgets every batch (their owner clears them): after a rewind, or when the producer cannot go on. */
+void txq_reset(struct txq *q);
+
+#endif

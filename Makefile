@@ -45,7 +45,7 @@ FUZZ_CI_SECONDS ?= 20
 
 help:
 	@echo "make run    install what is missing, start Kafka + PostgreSQL, run the service on the seed comments"
-	@echo "make test   the same bootstrap, then unit tests, a short fuzz pass, contract, integration and fault tests"
+	@echo "make test   the same bootstrap, then unit tests, a short fuzz pass, contract, integration, image and fault tests"
 	@echo "make chaos  the fault tests at full size (50,000 events, 20 kills; see docs/faults.md)"
 	@echo "make up     start Kafka and PostgreSQL (prints export lines); make down stops them"
 	@echo "make build  build $(BUILD)/comment-ingest"
@@ -150,6 +150,7 @@ test: bootstrap
 	$(MAKE) --no-print-directory fuzz-ci
 	$(MAKE) --no-print-directory contract
 	$(MAKE) --no-print-directory integration
+	$(MAKE) --no-print-directory image-test
 	$(MAKE) --no-print-directory faults
 
 # The container image, with Podman (deploy/image.sh): the base image debian:bookworm-slim is made

@@ -165,14 +165,18 @@ def connector_config(topic: str, table: str, dburl: str) -> dict:
 
 
 def run_peer(db, bootstrap: str, dburl: str, topic: str, table: str, expected_rows: int, workdir: Path,
-             port: int, say, timeout: float = 900) -> dict:
-    """Registers the connector on a running worker and times it to expected_rows rows in table."""
+             port: int, say, cpu_snapshot, cpu_used, timeout: float = 900) -> dict:
+    """Registers the connector on a running worker and times it to expected_rows rows in table.
+
+    cpu_snapshot and cpu_used are run_bench's: where the machine's CPU went meanwhile.
+    """
     plugin_path = fetch_plugin()
     worker = ConnectWorker(bootstrap, workdir, port, plugin_path)
     try:
         up = worker.wait_up()
         say(f"Kafka Connect peer: worker up in {up:.1f}s; registering the JDBC sink on {topic}")
         cpu0 = worker.cpu_seconds()
+        machine0 = cpu_snapshot(None)
         t0 = time.monotonic()
         worker.request("POST", "/connectors", {"name": table, "config": connector_config(topic, table, dburl)})
         rows, last_report, t_end = 0, t0, None
@@ -195,8 +199,10 @@ def run_peer(db, bootstrap: str, dburl: str, topic: str, table: str, expected_ro
             raise PeerError(f"the peer stored {rows:,} of {expected_rows:,} rows in {timeout}s; status {status}")
         secs = t_end - t0
         cpu = worker.cpu_seconds() - cpu0
+        used = cpu_used(machine0, cpu_snapshot(None))
         return {"rows": rows, "seconds": round(secs, 3), "rows_per_second": round(rows / secs),
-                "worker_cpu_seconds": round(cpu, 1), "worker_startup_s": round(up, 1), "table": table,
+                "worker_cpu_seconds": round(cpu, 1), "cpu_seconds": used, "worker_startup_s": round(up, 1),
+                "table": table,
                 "config": {k: v for k, v in connector_config(topic, table, dburl).items() if "password" not in k}}
     finally:
         try:

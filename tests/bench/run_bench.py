@@ -266,6 +266,52 @@ def wait_consumed(svc: Service, target: int, timeout: float, label: str, poll: f
         time.sleep(poll)
 
 
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def cpu_snapshot(service_pid: int | None) -> dict:
+    """CPU seconds used so far by the service, the broker, PostgreSQL (all its processes) and the machine."""
+    def pid_of(path: Path) -> int | None:
+        try:
+            return int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    broker = pid_of(REPO / ".run" / "kafka" / "kafka.pid")
+    pg = {}  # per process: a backend that starts between two snapshots counts from 0
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if (d / "comm").read_text().strip() in ("postgres", "postmaster"):
+                    pg[int(d.name)] = proc_cpu_seconds(int(d.name))
+            except OSError:
+                pass
+    with open("/proc/stat") as f:
+        cpu = [int(x) for x in f.readline().split()[1:]]
+    tick = os.sysconf("SC_CLK_TCK")
+    return {"service": proc_cpu_seconds(service_pid) if service_pid else 0.0,
+            "broker": proc_cpu_seconds(broker) if broker else 0.0, "postgres": pg,
+            "machine_busy": (sum(cpu) - cpu[3] - cpu[4]) / tick, "machine_total": sum(cpu) / tick}
+
+
+def cpu_used(before: dict, after: dict) -> dict:
+    """What each used between two snapshots, in CPU seconds, and how busy the machine was.
+
+    PostgreSQL's is summed over the processes alive at the second snapshot (what a backend that
+    ended in between used last is not known)."""
+    d = {k: round(after[k] - before[k], 2) for k in before if k != "postgres"}
+    d["postgres"] = round(sum(v - before["postgres"].get(pid, 0.0) for pid, v in after["postgres"].items()), 2)
+    d["other"] = round(d["machine_busy"] - d["service"] - d["broker"] - d["postgres"], 2)
+    d["machine_busy_share"] = round(d["machine_busy"] / d["machine_total"], 3) if d["machine_total"] else None
+    return d
+
+
 # ---------------------------------------------------------------- Kafka and PostgreSQL
 
 
@@ -634,9 +680,11 @@ def run(args, run_no: int, runs: int) -> dict:
 
         # 4. the service
         say("service: starting on the pre-filled topic")
+        cpu0 = cpu_snapshot(None)
         svc = Service(binary, topics, f"{run_id}-svc", env, RESULTS / f"bench-{stamp}-service.log")
         ctx.services.append(svc)
         done = wait_consumed(svc, n, max(300.0, n / 500), "service")
+        cpu1 = cpu_snapshot(svc.proc.pid)
         start = svc.start_time()
         if start is None:
             raise BenchError("the service never logged its partition assignment")
@@ -670,6 +718,8 @@ def run(args, run_no: int, runs: int) -> dict:
             "mean_batch_size": round(n / counts["batches"], 1) if counts["batches"] else None,
             "batch_duration_histogram": batch_histogram(m),
             "phase_means_ms": phase_means({}, m),
+            # where the machine's CPU went during the run: the bound when the machine is busy
+            "cpu_seconds": cpu_used(cpu0, cpu1),
             "peak_rss_bytes": status.get("VmHWM", 0),
             "peak_rss_mib": round(status.get("VmHWM", 0) / MiB, 1),
             "rss_sampled_max_mib": round(done["rss_sampled_max"] / MiB, 1),
@@ -679,6 +729,9 @@ def run(args, run_no: int, runs: int) -> dict:
         }
         say(f"service: {n:,} events in {secs:.2f}s = {n / secs:,.0f} events/s, {stored_rows / secs:,.0f} rows/s; "
             f"peak RSS {status.get('VmHWM', 0) / MiB:.1f} MiB")
+        c = result["service"]["cpu_seconds"]
+        say(f"CPU seconds during the service run: service {c['service']}, PostgreSQL {c['postgres']}, broker "
+            f"{c['broker']}, other {c['other']}; the machine was {c['machine_busy_share']:.0%} busy")
 
         # the checks: every event accounted for, every row stored, every output published once
         db_rows = stored_counts(db, topics["submitted"])
@@ -715,7 +768,7 @@ def run(args, run_no: int, runs: int) -> dict:
         # It stores every well-formed event's comment_id once (a re-sent id is an upsert).
         peer_rows = n - gen["kinds"]["malformed_json"] - gen["kinds"]["duplicate_id"]
         peer = run_peer(db, bootstrap, dburl, peer_topic, peer_table, peer_rows,
-                        REPO / ".run" / "connect" / f"worker-{run_id}", free_port(), say)
+                        REPO / ".run" / "connect" / f"worker-{run_id}", free_port(), say, cpu_snapshot, cpu_used)
         peer["events_per_second"] = round(n / peer["seconds"])
         result["connect_peer"] = peer
         say(f"Kafka Connect peer: {peer['rows']:,} rows in {peer['seconds']}s = {peer['events_per_second']:,} "
@@ -806,8 +859,15 @@ def print_table(r: dict) -> None:
         ("Kafka limit (bare consumer)", f"{k['events_per_second']:>10,} events/s", ""),
         ("PostgreSQL limit (COPY, same rows)", f"{c['rows_per_second']:>10,} rows/s", ""),
         ("service", f"{s['events_per_second']:>10,} events/s", f"{s['rows_per_second']:,} rows/s stored"),
+        ("  CPU seconds during the service run", f"{s['cpu_seconds']['machine_busy']:>10} s busy",
+         f"service {s['cpu_seconds']['service']}, PostgreSQL {s['cpu_seconds']['postgres']}, broker "
+         f"{s['cpu_seconds']['broker']}, other {s['cpu_seconds']['other']} "
+         f"({s['cpu_seconds']['machine_busy_share']:.0%} of the machine)"),
         ("Kafka Connect + Debezium JDBC sink", f"{pe['events_per_second']:>10,} events/s",
-         f"{pe['rows_per_second']:,} rows/s upserted, worker CPU {pe['worker_cpu_seconds']} s"),
+         f"{pe['rows_per_second']:,} rows/s upserted"),
+        ("  CPU seconds during the peer's run", f"{pe['cpu_seconds']['machine_busy']:>10} s busy",
+         f"Connect worker {pe['worker_cpu_seconds']}, PostgreSQL {pe['cpu_seconds']['postgres']}, broker "
+         f"{pe['cpu_seconds']['broker']} ({pe['cpu_seconds']['machine_busy_share']:.0%} of the machine)"),
         ("naive peer (1 INSERT+commit/msg)", f"{round(nv['events_per_second']):>10,} events/s",
          f"{nv['messages']:,} messages"),
     ]

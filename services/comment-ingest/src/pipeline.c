@@ -75,6 +75,7 @@ struct pipeline {
 	int retry_ms;    /* the backoff stall_failure chose for that failure */
 	int fatal;       /* the producer cannot go on, or a stop gave up on it: close once neither stage is busy */
 	int revoking;    /* partitions are revoked: poll no more; release them once no batch is in flight */
+	int consumer_fatal; /* the consumer failed fatally (fenced): stop, exit status 1 */
 	pipeline_stopped_cb stopped_cb;
 	void *arg;
 
@@ -170,7 +171,7 @@ again:
 	}
 	if (p->backing_off)
 		return; /* retry_cb pumps */
-	while (!p->stopping && !p->revoking && b->n < max) {
+	while (!p->stopping && !p->revoking && !p->consumer_fatal && b->n < max) {
 		rd_kafka_message_t *m = kafka_poll(p->kafka);
 		if (!m)
 			break;
@@ -184,6 +185,13 @@ again:
 			pipeline_fail(p, STAGE_COLLECT, CAUSE_MEMORY, "out of memory collecting a batch");
 			return;
 		}
+	}
+	if (p->consumer_fatal) {
+		/* The batches in flight end (a fenced consumer's offsets do not commit: their transaction
+		 * aborts), then the pipeline closes and the process exits 1, for its supervisor to restart. */
+		p->consumer_fatal = 0;
+		pipeline_stop(p, 1);
+		return;
 	}
 	if (p->state != P_RUNNING || p->failed)
 		return; /* kafka_poll served an error */
@@ -214,6 +222,9 @@ static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
 		pipeline_pump(p);
 		break;
 	case KAFKA_ASSIGNED:
+		break;
+	case KAFKA_FATAL:
+		p->consumer_fatal = 1; /* pipeline_pump, which served this, stops */
 		break;
 	case KAFKA_REVOKED:
 		/* What was collected is not stored: its offsets stay where they are, for the new owner. */

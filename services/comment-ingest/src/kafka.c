@@ -56,23 +56,25 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
  * A fatal error ends a client for good. For the consumer that is
  * FENCED_INSTANCE_ID: an instance with the same group.instance.id joined the
  * group (a restart of this one while it still runs, or two instances given
- * one id), and the broker gave it this member's partitions. The consumer's
- * callbacks are served on the loop thread (kafka_poll), so the pipeline hears
- * of it there and stops; the producer's next transaction fails on its own.
+ * one id), and the broker gave it this member's partitions. librdkafka
+ * reports a consumer's fatal error as a consumed message with
+ * RD_KAFKA_RESP_ERR__FATAL (kafka_poll), a producer's through error_cb; both
+ * are served on the loop thread while the pipeline runs, so the pipeline hears
+ * of it there and stops. The producer's next transaction fails on its own.
+ * Reported once per client.
  */
 static void fatal_error(struct kafka *k, rd_kafka_t *rk)
 {
 	char why[512];
-	rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
 	int consumer = rk == k->consumer;
+	if (consumer && atomic_exchange(&k->consumer_fatal, 1))
+		return;
+	rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
 	log_error(orig == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID
 			  ? "kafka consumer fenced: another instance joined the group with this KAFKA_GROUP_INSTANCE_ID"
 			  : "kafka client failed fatally",
 		  "client", rd_kafka_name(rk), "error", rd_kafka_err2name(orig), "reason", why);
-	if (!consumer)
-		return;
-	atomic_store(&k->consumer_fatal, 1);
-	if (!atomic_load(&k->closing))
+	if (consumer && !atomic_load(&k->closing))
 		k->cb(k, KAFKA_FATAL, k->arg);
 }
 
@@ -381,7 +383,13 @@ int kafka_init_transactions(struct kafka *k, char *err, size_t errlen)
 
 rd_kafka_message_t *kafka_poll(struct kafka *k)
 {
-	return rd_kafka_consumer_poll(k->consumer, 0);
+	rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 0);
+	if (m && m->err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_message_destroy(m);
+		fatal_error(k, k->consumer);
+		return NULL;
+	}
+	return m;
 }
 
 /* Aborts the current transaction: ABORTED, INTERRUPTED, or FATAL when even that fails. */

@@ -32,11 +32,13 @@
 
 #include "batch.h"
 #include "isolate.h"
+#include "lag.h"
 #include "log.h"
 #include "metrics.h"
 #include "stall.h"
 
 #define TICK_MS 1000 /* how often the backlog is sampled for stall detection */
+#define LAG_INTERVAL_MS 1000 /* how often the consumer lag is asked for (lag.c) */
 /*
  * How long a stop lets the batches in flight finish before it interrupts the
  * Kafka calls that block them (a broker that is gone): the rest of a stop,
@@ -64,6 +66,7 @@ struct pipeline {
 	const struct config *cfg;
 	struct rules rules;
 	struct kafka *kafka;
+	struct lag *lag;
 	struct store *store;
 	enum pstate state;
 	int stopping;
@@ -140,6 +143,20 @@ static void pipeline_apply_pause(struct pipeline *p)
 	kafka_pause(p->kafka, want);
 }
 
+/*
+ * The oldest message consumed and not committed was consumed when the oldest
+ * batch still held began: after a commit or a revocation, from the batches
+ * left (none: 0). A rewind keeps the figure: its messages come again.
+ */
+static void pipeline_note_uncommitted(struct pipeline *p)
+{
+	uint64_t oldest = 0;
+	for (int i = 0; i < 3; i++)
+		if (p->batches[i].n > 0 && (!oldest || p->batches[i].first_ns < oldest))
+			oldest = p->batches[i].first_ns;
+	metrics.uncommitted_since_ns = oldest;
+}
+
 /* ---- collecting ----------------------------------------------------------------------------- */
 
 static void timer_pump_cb(uv_timer_t *t)
@@ -185,6 +202,8 @@ again:
 			pipeline_fail(p, STAGE_COLLECT, CAUSE_MEMORY, "out of memory collecting a batch");
 			return;
 		}
+		if (!metrics.uncommitted_since_ns)
+			metrics.uncommitted_since_ns = uv_hrtime();
 	}
 	if (p->consumer_fatal) {
 		/* The batches in flight end (a fenced consumer's offsets do not commit: their transaction
@@ -227,11 +246,13 @@ static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
 		p->consumer_fatal = 1; /* pipeline_pump, which served this, stops */
 		break;
 	case KAFKA_REVOKED:
+		lag_forget(p->lag);
 		/* What was collected is not stored: its offsets stay where they are, for the new owner. */
 		if (p->collect->n > 0) {
 			log_info("dropping the collected batch of revoked partitions");
 			uv_timer_stop(&p->timer);
 			batch_clear(p->collect);
+			pipeline_note_uncommitted(p);
 		}
 		p->revoking = 1; /* pipeline_pump, which served this, releases the partitions */
 		break;
@@ -383,7 +404,9 @@ static void batch_committed(uv_work_t *w, int status)
 	case KAFKA_TX_OK:
 		batch_account(b);
 		stall_commit(&p->stall, uv_hrtime());
+		lag_committed(p->lag, b->commit_offsets);
 		batch_clear(b);
+		pipeline_note_uncommitted(p);
 		pipeline_sample_backlog(p);
 		break;
 	case BUILD_FAILED:
@@ -595,6 +618,7 @@ void pipeline_start(struct pipeline *p)
 static void shutdown_work(uv_work_t *w)
 {
 	struct pipeline *p = w->data;
+	lag_join(p->lag); /* its queries use the consumer: done before it goes */
 	kafka_shutdown(p->kafka);
 }
 
@@ -644,6 +668,7 @@ void pipeline_stop(struct pipeline *p, int status)
 			uv_timer_start(&p->stop_timer, stop_timer_cb, STOP_GRACE_MS, 0);
 	}
 	p->stopping = 1;
+	lag_stop(p->lag);
 	if (p->state != P_RUNNING)
 		return; /* the step in flight ends in pipeline_close */
 	/* What was collected is not stored yet: drop it, its offsets stay for the next owner. */
@@ -677,6 +702,11 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	p->kafka = kafka_create(loop, cfg, kafka_event, p, err, errlen);
 	if (!p->kafka)
 		return NULL; /* the caller exits */
+	p->lag = lag_create(kafka_consumer(p->kafka), LAG_INTERVAL_MS);
+	if (!p->lag) {
+		snprintf(err, errlen, "cannot start the consumer lag thread");
+		return NULL;
+	}
 	p->store = store_create(loop, cfg->database_url, store_state, p);
 	if (!p->store) {
 		snprintf(err, errlen, "cannot create the PostgreSQL connection");
@@ -705,9 +735,16 @@ int pipeline_readiness(struct pipeline *p, char **out)
 			      "partitions_assigned", assigned,
 			      "paused", p->paused,
 			      "stopping", p->stopping);
-	*out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
+	if (out)
+		*out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
 	json_decref(o);
 	return ready;
+}
+
+void pipeline_sample_metrics(struct pipeline *p)
+{
+	metrics.ready = pipeline_readiness(p, NULL);
+	lag_publish(p->lag);
 }
 
 static void store_closed(void *arg)
@@ -735,6 +772,7 @@ void pipeline_free(struct pipeline *p)
 	for (int i = 0; i < 3; i++)
 		batch_free(&p->batches[i]);
 	rules_free(&p->rules);
+	lag_free(p->lag);
 	kafka_close(p->kafka);
 	uv_close((uv_handle_t *)&p->timer, timer_closed);
 	uv_close((uv_handle_t *)&p->tick, timer_closed);

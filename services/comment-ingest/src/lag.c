@@ -105,6 +105,15 @@ static int sync_assignment(struct lag *l, const rd_kafka_topic_partition_list_t 
 	return 0;
 }
 
+/* Query thread: lag_stop() was called; checked before each call, so that a stop waits for one at most. */
+static int stopping(struct lag *l)
+{
+	uv_mutex_lock(&l->lock);
+	int stop = l->stop;
+	uv_mutex_unlock(&l->lock);
+	return stop;
+}
+
 /* Logs a failed query once, then again only when it changes or a minute passed (query thread). */
 static void query_failed(struct lag *l, const char *what, rd_kafka_resp_err_t err)
 {
@@ -147,7 +156,7 @@ static void lag_round(struct lag *l)
 			rd_kafka_topic_partition_list_add(need, l->parts[i].topic, l->parts[i].partition)->offset =
 				RD_KAFKA_OFFSET_INVALID;
 	uv_mutex_unlock(&l->lock);
-	if (oom || assigned->cnt == 0)
+	if (oom || assigned->cnt == 0 || stopping(l))
 		goto done;
 
 	ends = with_offsets(assigned, RD_KAFKA_OFFSET_END);
@@ -156,14 +165,17 @@ static void lag_round(struct lag *l)
 		rd_kafka_topic_partition_list_destroy(ends);
 		ends = NULL;
 	}
-	if (need->cnt > 0) {
+	if (need->cnt > 0 && !stopping(l)) {
 		if ((err = rd_kafka_committed(l->consumer, need, LAG_QUERY_TIMEOUT_MS))) {
 			/* e.g. UNSTABLE_OFFSET_COMMIT: a dead owner's transaction is still open. Next round. */
 			query_failed(l, "committed offsets", err);
 		} else {
 			have_committed = 1;
 			starts = with_offsets(need, RD_KAFKA_OFFSET_BEGINNING);
-			if ((err = rd_kafka_offsets_for_times(l->consumer, starts, LAG_QUERY_TIMEOUT_MS))) {
+			if (stopping(l)) {
+				rd_kafka_topic_partition_list_destroy(starts);
+				starts = NULL;
+			} else if ((err = rd_kafka_offsets_for_times(l->consumer, starts, LAG_QUERY_TIMEOUT_MS))) {
 				query_failed(l, "start offsets", err);
 				rd_kafka_topic_partition_list_destroy(starts);
 				starts = NULL;

@@ -41,7 +41,7 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 20
 
-.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules bench-isolation fuzz fuzz-ci clean help
+.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules bench-isolation fuzz fuzz-ci alerts-test clean help
 
 help:
 	@echo "make run    install what is missing, start Kafka + PostgreSQL, run the service on the seed comments"
@@ -51,6 +51,7 @@ help:
 	@echo "make build  build $(BUILD)/comment-ingest"
 	@echo "make bench the service against its limits (BENCH_N=200000 events); make bench-rules the rules path alone"
 	@echo "make bench-isolation  what row isolation costs (a batch with one refused row against one without)"
+	@echo "make alerts-test  the Prometheus alert rules: promtool check rules, and their unit tests"
 	@echo "make fuzz   every libFuzzer target in tests/fuzz for FUZZ_SECONDS (60) each; make fuzz-ci $(FUZZ_CI_SECONDS) s each"
 
 $(GEN_MIG): $(SQL) services/comment-ingest/gen-migrations.sh
@@ -122,6 +123,12 @@ fuzz: bootstrap
 
 fuzz-ci:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
+
+# The alert rules (deploy/prometheus/alerts.yml, runbook docs/operations.md): their syntax, and a unit
+# test of each alert (deploy/prometheus/alerts.test.yml), with Debian's promtool.
+alerts-test: bootstrap
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts.test.yml
 
 contract: bootstrap $(TOOL_BINS)
 	$(PY) -m pytest -q tests/contract

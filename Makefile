@@ -125,8 +125,10 @@ fuzz-ci:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
 
 # The alert rules (deploy/prometheus/alerts.yml, runbook docs/operations.md): their syntax, and a unit
-# test of each alert (deploy/prometheus/alerts.test.yml), with Debian's promtool.
+# test of each alert (deploy/prometheus/alerts.test.yml), with Debian's promtool; and compose's
+# Prometheus configuration (deploy/prometheus/prometheus.yml).
 alerts-test: bootstrap
+	promtool check config deploy/prometheus/prometheus.yml
 	promtool check rules deploy/prometheus/alerts.yml
 	promtool test rules deploy/prometheus/alerts.test.yml
 

@@ -15,6 +15,7 @@ consumed and not committed was consumed.
 """
 
 import collections
+import json
 import re
 import time
 import uuid
@@ -77,6 +78,9 @@ def test_a_backlog_shows_as_lag_then_zero(topic_factory, service_factory, produc
     assert all(seen[p] <= sent[p] for p in range(3)), f"lag above the backlog: max {dict(seen)}, sent {dict(sent)}"
     assert lag == {0: 0, 1: 0, 2: 0}, f"lag not back to 0: {lag}; last samples {samples[-5:]}"
     assert m[AGE] == 0, f"an uncommitted message is left: age {m[AGE]}"
+    status, _, body = svc.get("/readyz")
+    pipeline = json.loads(body)["pipeline"]
+    assert status == 200 and 0 <= pipeline["last_progress_age_s"] < 60, f"/readyz of an idle instance: {body}"
 
 
 def test_lag_while_postgres_refuses_every_row(topic_factory, service_factory, producer, database_url):

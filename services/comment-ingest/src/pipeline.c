@@ -718,12 +718,12 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 int pipeline_readiness(struct pipeline *p, char **out)
 {
 	char kwhy[128] = "";
-	uint64_t now = uv_hrtime();
 	int kafka_ok = p->state != P_CLOSED && kafka_is_ready(p->kafka, kwhy, sizeof(kwhy));
 	int pg_ok = store_is_ready(p->store);
 	int assigned = kafka_assigned(p->kafka);
 	if (p->state != P_CLOSED)
 		pipeline_sample_backlog(p); /* so that /readyz and the stalled gauge agree */
+	uint64_t now = uv_hrtime(); /* after the sample, which may set the progress time to its own now */
 	int stalled = p->stall.stalled;
 	int ready = kafka_ok && pg_ok && assigned > 0 && !p->stopping && !p->store_down && !stalled &&
 		    p->state != P_INIT;

@@ -22,7 +22,7 @@ static const struct var_doc vars[] = {
 	{"KAFKA_BOOTSTRAP_SERVERS", CONFIG_DEFAULT_BOOTSTRAP, "Kafka bootstrap servers"},
 	{"KAFKA_GROUP_ID", "comment-ingest", "consumer group shared by all instances"},
 	{"KAFKA_TRANSACTIONAL_ID", "comment-ingest-<hostname>", "stable per instance; fences a zombie predecessor"},
-	{"KAFKA_GROUP_INSTANCE_ID", "(KAFKA_TRANSACTIONAL_ID)", "static group membership: stable per instance; a restart takes its partitions back at once"},
+	{"KAFKA_GROUP_INSTANCE_ID", "the value of KAFKA_TRANSACTIONAL_ID", "static group membership: stable per instance; a restart takes its partitions back at once"},
 	{"TOPIC_SUBMITTED", "comment-submitted", "input topic"},
 	{"TOPIC_PUBLISHED", "comment-published", "output: accepted comments"},
 	{"TOPIC_MODERATION", "moderation-needed", "output: held comments"},

@@ -41,16 +41,17 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 20
 
-.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules bench-isolation fuzz fuzz-ci image image-test clean help
+.PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules bench-isolation fuzz fuzz-ci image image-test alerts-test clean help
 
 help:
 	@echo "make run    install what is missing, start Kafka + PostgreSQL, run the service on the seed comments"
-	@echo "make test   the same bootstrap, then unit tests, a short fuzz pass, contract, integration, image and fault tests"
+	@echo "make test   the same bootstrap, then unit tests, a short fuzz pass, contract, alert rules, integration, image and fault tests"
 	@echo "make chaos  the fault tests at full size (50,000 events, 20 kills; see docs/faults.md)"
 	@echo "make up     start Kafka and PostgreSQL (prints export lines); make down stops them"
 	@echo "make build  build $(BUILD)/comment-ingest"
 	@echo "make bench the service against its limits and Kafka Connect (BENCH_N=200000 events, BENCH_RUNS=3); make bench-rules the rules path alone"
 	@echo "make bench-isolation  what row isolation costs (a batch with one refused row against one without)"
+	@echo "make alerts-test  the Prometheus alert rules: promtool check rules, and their unit tests"
 	@echo "make fuzz   every libFuzzer target in tests/fuzz for FUZZ_SECONDS (60) each; make fuzz-ci $(FUZZ_CI_SECONDS) s each"
 	@echo "make image  build the container image comment-ingest:local from deploy/Dockerfile with Podman"
 	@echo "make image-test  build it, run it against make up's Kafka and PostgreSQL and check it (tests/image)"
@@ -128,6 +129,14 @@ fuzz: bootstrap
 fuzz-ci:
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_CI_SECONDS)
 
+# The alert rules (deploy/prometheus/alerts.yml, runbook docs/operations.md): their syntax, and a unit
+# test of each alert (deploy/prometheus/alerts.test.yml), with Debian's promtool; and compose's
+# Prometheus configuration (deploy/prometheus/prometheus.yml).
+alerts-test: bootstrap
+	promtool check config deploy/prometheus/prometheus.yml
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts.test.yml
+
 # The compose checks ask the release binary (--help, --check-config) and the Kafka jars.
 contract: bootstrap $(TOOL_BINS) $(BUILD)/comment-ingest
 	$(PY) -m pytest -q tests/contract
@@ -149,6 +158,7 @@ test: bootstrap
 	$(MAKE) --no-print-directory unit
 	$(MAKE) --no-print-directory fuzz-ci
 	$(MAKE) --no-print-directory contract
+	$(MAKE) --no-print-directory alerts-test
 	$(MAKE) --no-print-directory integration
 	$(MAKE) --no-print-directory image-test
 	$(MAKE) --no-print-directory faults

@@ -20,6 +20,7 @@ PACKAGES=(
   libcmocka-dev libssl-dev
   clang-14 libclang-rt-14-dev llvm-14
   kcat postgresql-15
+  prometheus
   openjdk-17-jre-headless maven
   python3 python3-venv
   podman mmdebstrap runc
@@ -38,8 +39,21 @@ if ((${#missing[@]})); then
     exit 1
   fi
   log "installing Debian packages: ${missing[*]}"
-  apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  # Packages with a daemon (prometheus, postgresql) must not start it: the tests run their own, on
+  # their own ports. invoke-rc.d and deb-systemd-invoke ask policy-rc.d; exit 101 = "not now".
+  # An existing policy (e.g. a container image's) is left as it is.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\n# comment-ingest bootstrap: no daemon starts during this install\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    own_policy=1
+  fi
+  rc=0
+  { apt-get update -q >&2 &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; } || rc=$?
+  ((own_policy)) && rm -f "$policy"
+  ((rc == 0)) || die "apt-get failed (status $rc)"
 fi
 
 # ---- 2. Kafka jars (Maven Central) --------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The fault-test toolkit: a scale knob, a mixed workload with known expectations, a paced sender,
-consumer-group tools (committed offsets, eviction of a SIGKILLed member), a readiness monitor and
+consumer-group tools (committed offsets, the group's members), a readiness monitor and
 the end-to-end verification (read_committed outputs + PostgreSQL rows) that every scenario ends with.
 
 It builds on tests/integration/harness.py (topics, the Service class, consume_all, metrics parsing).
@@ -19,8 +19,6 @@ import os
 import random
 import shutil
 import signal
-import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -61,7 +59,7 @@ INFRA_LOCK = RESULTS_DIR / "infra.lock"
 SCALES = {
     # make faults / make test: the whole suite in about three minutes on the 2-core machine.
     "reduced": {
-        "kill_events": 8000, "kills": 10, "natural_kills": 0, "kill_cycle_s": 3.5,
+        "kill_events": 8000, "kills": 10, "kill_cycle_s": 3.5,
         "pg_events": 5000, "pg_down_s": 5,
         "kafka_events": 5000, "kafka_down_s": 4,
         "scale_events": 9000, "scale_partitions": 6,
@@ -69,9 +67,9 @@ SCALES = {
         "graceful_backlog": 40000,
         "poison_batch": 300,
     },
-    # make chaos: 50,000 events and 20 kills; the first kills wait for the session timeout (45 s).
+    # make chaos: 50,000 events and 20 kills.
     "full": {
-        "kill_events": 50000, "kills": 20, "natural_kills": 2, "kill_cycle_s": 3.5,
+        "kill_events": 50000, "kills": 20, "kill_cycle_s": 3.5,
         "pg_events": 30000, "pg_down_s": 15,
         "kafka_events": 30000, "kafka_down_s": 15,
         "scale_events": 50000, "scale_partitions": 6,
@@ -400,63 +398,6 @@ def wait_caught_up(bootstrap: str, group: str, topic: str, partitions: int, time
 def describe_group(bootstrap: str, group: str):
     admin = admin_client(bootstrap)
     return admin.describe_consumer_groups([group], request_timeout=15)[group].result(timeout=20)
-
-
-def _kstr(s: str | None) -> bytes:
-    if s is None:
-        return struct.pack(">h", -1)
-    b = s.encode()
-    return struct.pack(">h", len(b)) + b
-
-
-def _recvn(sock, n):
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise ConnectionError("broker closed the connection")
-        buf += chunk
-    return buf
-
-
-def _kafka_call(host: str, port: int, api_key: int, version: int, body: bytes) -> bytes:
-    with socket.create_connection((host, port), timeout=10) as s:
-        msg = struct.pack(">hhi", api_key, version, 7) + _kstr("comment-ingest-faults") + body
-        s.sendall(struct.pack(">i", len(msg)) + msg)
-        size = struct.unpack(">i", _recvn(s, 4))[0]
-        data = _recvn(s, size)
-    return data[4:]  # after the correlation id
-
-
-def evict_members(bootstrap: str, group: str) -> list[str]:
-    """Removes every member of the group at once (LeaveGroup v3 on their behalf, by member id).
-
-    Only for a group whose members are all dead (a SIGKILLed instance): the broker would otherwise
-    keep the dead member, and its partitions, until its session times out (librdkafka's default
-    session.timeout.ms, 45 s), and the restarted instance waits that long for an assignment.
-    Returns the member ids removed."""
-    members = [m.member_id for m in describe_group(bootstrap, group).members]
-    if not members:
-        return []
-    host, port = bootstrap.split(",")[0].rsplit(":", 1)
-    # FindCoordinator v1 (key type 0: group)
-    r = _kafka_call(host, int(port), 10, 1, _kstr(group) + struct.pack(">b", 0))
-    err = struct.unpack(">h", r[4:6])[0]
-    if err:
-        raise RuntimeError(f"FindCoordinator({group}) error {err}")
-    pos = 6
-    mlen = struct.unpack(">h", r[pos:pos + 2])[0]
-    pos += 2 + max(mlen, 0)
-    pos += 4  # node id
-    hlen = struct.unpack(">h", r[pos:pos + 2])[0]
-    chost = r[pos + 2:pos + 2 + hlen].decode()
-    cport = struct.unpack(">i", r[pos + 2 + hlen:pos + 6 + hlen])[0]
-    body = _kstr(group) + struct.pack(">i", len(members)) + b"".join(_kstr(m) + _kstr(None) for m in members)
-    r = _kafka_call(chost, cport, 13, 3, body)
-    err = struct.unpack(">h", r[4:6])[0]
-    if err:
-        raise RuntimeError(f"LeaveGroup({group}) error {err}")
-    return members
 
 
 # ---------------------------------------------------------------- readiness over time

@@ -46,6 +46,7 @@ static void test_defaults_with_empty_env(void **state)
 	char want_txid[300];
 	snprintf(want_txid, sizeof(want_txid), "comment-ingest-%s", host);
 	assert_string_equal(cfg.transactional_id, want_txid);
+	assert_string_equal(cfg.group_instance_id, want_txid);
 	assert_string_equal(cfg.topic_submitted, "comment-submitted");
 	assert_string_equal(cfg.topic_published, "comment-published");
 	assert_string_equal(cfg.topic_moderation, "moderation-needed");
@@ -97,6 +98,7 @@ static void test_overrides(void **state)
 	assert_string_equal(cfg.kafka_bootstrap, "kafka-1:9092,kafka-2:9092");
 	assert_string_equal(cfg.group_id, "g");
 	assert_string_equal(cfg.transactional_id, "comment-ingest-7");
+	assert_string_equal(cfg.group_instance_id, "comment-ingest-7"); /* follows the transactional id */
 	assert_string_equal(cfg.topic_submitted, "in");
 	assert_string_equal(cfg.topic_published, "out-pub");
 	assert_string_equal(cfg.topic_moderation, "out-mod");
@@ -128,6 +130,20 @@ static void test_overrides(void **state)
 	assert_int_equal(cfg.batch_max_messages, 100000);
 	assert_int_equal(cfg.batch_max_wait_ms, 60000);
 	config_free(&cfg);
+}
+
+/* KAFKA_GROUP_INSTANCE_ID: its own value when set, whatever the transactional id. */
+static void test_group_instance_id(void **state)
+{
+	(void)state;
+	static const char *const env[] = {"KAFKA_TRANSACTIONAL_ID", "tx-7", "KAFKA_GROUP_INSTANCE_ID", "member-7", NULL};
+	struct config cfg;
+	char err[256];
+	assert_int_equal(load(env, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.transactional_id, "tx-7");
+	assert_string_equal(cfg.group_instance_id, "member-7");
+	config_free(&cfg);
+	assert_null(cfg.group_instance_id);
 }
 
 struct bad_case {
@@ -175,6 +191,7 @@ static const struct bad_case bad_cases[] = {
 	{"DATABASE_URL", ""},
 	{"KAFKA_BOOTSTRAP_SERVERS", ""},
 	{"TOPIC_SUBMITTED", ""},
+	{"KAFKA_GROUP_INSTANCE_ID", ""},
 	/* an output topic equal to the input topic */
 	{"TOPIC_SUBMITTED", "comment-published"},
 	{"TOPIC_SUBMITTED", "moderation-needed"},
@@ -370,6 +387,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_with_empty_env),
 		cmocka_unit_test(test_overrides),
+		cmocka_unit_test(test_group_instance_id),
 		cmocka_unit_test(test_invalid_values),
 		cmocka_unit_test(test_http_limits),
 		cmocka_unit_test(test_output_topic_equal_to_input),

@@ -160,6 +160,18 @@ static void test_json(void **state)
 	json_decref(j);
 }
 
+/* A progress time sampled after the caller's now (an idle service at /readyz) is no age, not 584 years. */
+static void test_json_progress_after_now(void **state)
+{
+	(void)state;
+	struct stall s;
+	stall_init(&s, 5000, S(0));
+	stall_backlog(&s, 0, S(10));
+	json_t *j = stall_json(&s, S(10) - 1000);
+	assert_true(json_real_value(json_object_get(j, "last_progress_age_s")) == 0.0);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -170,6 +182,7 @@ int main(void)
 		cmocka_unit_test(test_a_failure_is_the_reason_whichever_limit_comes_first),
 		cmocka_unit_test(test_stalled_without_progress_only_with_a_backlog),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_json_progress_after_now),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

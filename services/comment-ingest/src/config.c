@@ -22,6 +22,7 @@ static const struct var_doc vars[] = {
 	{"KAFKA_BOOTSTRAP_SERVERS", CONFIG_DEFAULT_BOOTSTRAP, "Kafka bootstrap servers"},
 	{"KAFKA_GROUP_ID", "comment-ingest", "consumer group shared by all instances"},
 	{"KAFKA_TRANSACTIONAL_ID", "comment-ingest-<hostname>", "stable per instance; fences a zombie predecessor"},
+	{"KAFKA_GROUP_INSTANCE_ID", "the value of KAFKA_TRANSACTIONAL_ID", "static group membership: stable per instance; a restart takes its partitions back at once"},
 	{"TOPIC_SUBMITTED", "comment-submitted", "input topic"},
 	{"TOPIC_PUBLISHED", "comment-published", "output: accepted comments"},
 	{"TOPIC_MODERATION", "moderation-needed", "output: held comments"},
@@ -109,6 +110,8 @@ int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errl
 	if (take_string(&cfg->kafka_bootstrap, get, "KAFKA_BOOTSTRAP_SERVERS", CONFIG_DEFAULT_BOOTSTRAP, err, errlen) ||
 	    take_string(&cfg->group_id, get, "KAFKA_GROUP_ID", "comment-ingest", err, errlen) ||
 	    take_string(&cfg->transactional_id, get, "KAFKA_TRANSACTIONAL_ID", txid_default, err, errlen) ||
+	    /* one stable identity per instance: both ids fence the same predecessor */
+	    take_string(&cfg->group_instance_id, get, "KAFKA_GROUP_INSTANCE_ID", cfg->transactional_id, err, errlen) ||
 	    take_string(&cfg->topic_submitted, get, "TOPIC_SUBMITTED", "comment-submitted", err, errlen) ||
 	    take_string(&cfg->topic_published, get, "TOPIC_PUBLISHED", "comment-published", err, errlen) ||
 	    take_string(&cfg->topic_moderation, get, "TOPIC_MODERATION", "moderation-needed", err, errlen) ||
@@ -166,6 +169,7 @@ void config_free(struct config *cfg)
 	free(cfg->kafka_bootstrap);
 	free(cfg->group_id);
 	free(cfg->transactional_id);
+	free(cfg->group_instance_id);
 	free(cfg->topic_submitted);
 	free(cfg->topic_published);
 	free(cfg->topic_moderation);

@@ -11,6 +11,7 @@ struct config {
 	char *kafka_bootstrap;
 	char *group_id;
 	char *transactional_id;
+	char *group_instance_id; /* group.instance.id: static membership */
 	char *topic_submitted;
 	char *topic_published;
 	char *topic_moderation;

@@ -18,6 +18,7 @@ void health_handle(const char *method, const char *path, struct http_reply *repl
 	} else if (strcmp(path, "/readyz") == 0) {
 		reply->status = pipeline_readiness(p, &reply->body) ? 200 : 503;
 	} else if (strcmp(path, "/metrics") == 0) {
+		pipeline_sample_metrics(p);
 		reply->status = 200;
 		reply->content_type = "text/plain; version=0.0.4";
 		reply->body = metrics_render(&reply->len);

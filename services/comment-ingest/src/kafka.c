@@ -40,6 +40,7 @@ struct kafka {
 	atomic_int consumer_up;
 	atomic_int producer_up;
 	atomic_int tx_ready;
+	atomic_int consumer_fatal; /* e.g. fenced by another instance with our group.instance.id */
 	atomic_int interrupted; /* kafka_interrupt(): the blocking calls give up */
 	int handles_open;
 };
@@ -52,9 +53,39 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
 	log_msg(l, "librdkafka", "client", rd_kafka_name(rk), "facility", fac, "detail", buf, (const char *)NULL);
 }
 
+/*
+ * A fatal error ends a client for good. For the consumer that is
+ * FENCED_INSTANCE_ID: an instance with the same group.instance.id joined the
+ * group (a restart of this one while it still runs, or two instances given
+ * one id), and the broker gave it this member's partitions. librdkafka
+ * reports a consumer's fatal error as a consumed message with
+ * RD_KAFKA_RESP_ERR__FATAL (kafka_poll), a producer's through error_cb; both
+ * are served on the loop thread while the pipeline runs, so the pipeline hears
+ * of it there and stops. The producer's next transaction fails on its own.
+ * Reported once per client.
+ */
+static void fatal_error(struct kafka *k, rd_kafka_t *rk)
+{
+	char why[512];
+	int consumer = rk == k->consumer;
+	if (consumer && atomic_exchange(&k->consumer_fatal, 1))
+		return;
+	rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+	log_error(orig == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID
+			  ? "kafka consumer fenced: another instance joined the group with this KAFKA_GROUP_INSTANCE_ID"
+			  : "kafka client failed fatally",
+		  "client", rd_kafka_name(rk), "error", rd_kafka_err2name(orig), "reason", why);
+	if (consumer && !atomic_load(&k->closing))
+		k->cb(k, KAFKA_FATAL, k->arg);
+}
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct kafka *k = opaque;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		fatal_error(k, rk);
+		return;
+	}
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
 		if (rk == k->consumer)
 			atomic_store(&k->consumer_up, 0);
@@ -219,6 +250,9 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 	snprintf(session, sizeof(session), "%d", cfg->session_timeout_ms);
 	if (!(conf = base_conf(k, cfg, err, errlen)) ||
 	    rd_kafka_conf_set(conf, "group.id", cfg->group_id, err, errlen) ||
+	    /* Static membership: a restarted instance takes its partitions back at once instead of
+	     * waiting for its dead predecessor's session to time out (see consumer_leave for a stop). */
+	    rd_kafka_conf_set(conf, "group.instance.id", cfg->group_instance_id, err, errlen) ||
 	    rd_kafka_conf_set(conf, "session.timeout.ms", session, err, errlen) ||
 	    set_all(conf, consumer_kv, err, errlen))
 		goto failed;
@@ -359,7 +393,13 @@ int kafka_init_transactions(struct kafka *k, char *err, size_t errlen)
 
 rd_kafka_message_t *kafka_poll(struct kafka *k)
 {
-	return rd_kafka_consumer_poll(k->consumer, 0);
+	rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 0);
+	if (m && m->err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_message_destroy(m);
+		fatal_error(k, k->consumer);
+		return NULL;
+	}
+	return m;
 }
 
 /* Aborts the current transaction: ABORTED, INTERRUPTED, or FATAL when even that fails. */
@@ -488,6 +528,11 @@ int kafka_assigned(const struct kafka *k)
 	return k->assigned;
 }
 
+rd_kafka_t *kafka_consumer(struct kafka *k)
+{
+	return k->consumer;
+}
+
 size_t kafka_queued(struct kafka *k)
 {
 	return k->cq.q && !atomic_load(&k->closing) ? rd_kafka_queue_length(k->cq.q) : 0;
@@ -495,7 +540,9 @@ size_t kafka_queued(struct kafka *k)
 
 int kafka_is_ready(const struct kafka *k, char *why, size_t whylen)
 {
-	if (!atomic_load(&k->tx_ready))
+	if (atomic_load(&k->consumer_fatal))
+		snprintf(why, whylen, "consumer failed fatally (see the log)");
+	else if (!atomic_load(&k->tx_ready))
 		snprintf(why, whylen, "transactions not initialized");
 	else if (!atomic_load(&k->consumer_up) || !atomic_load(&k->producer_up))
 		snprintf(why, whylen, "no broker connection");
@@ -511,15 +558,49 @@ void kafka_unwatch(struct kafka *k)
 }
 
 /*
+ * A static member (group.instance.id) sends no LeaveGroup when it closes
+ * (KIP-345; librdkafka skips it once the consumer terminates), so the group
+ * would keep its partitions until the session times out. A stop hands them
+ * over at once: unsubscribing first leaves the group as a dynamic member
+ * would. librdkafka clears the member id when it sends the LeaveGroup (or
+ * gives up on it without a coordinator), which is what this waits for, serving
+ * the revocation (rebalance_cb unassigns) meanwhile, until deadline. A crash
+ * sends nothing: then the restart with the same id takes the partitions back.
+ */
+static void consumer_leave(struct kafka *k, uint64_t deadline)
+{
+	if (rd_kafka_fatal_error(k->consumer, NULL, 0))
+		return; /* fenced: the group has dropped this member already */
+	rd_kafka_resp_err_t e = rd_kafka_unsubscribe(k->consumer);
+	if (e) {
+		log_warn("kafka unsubscribe failed", "error", rd_kafka_err2str(e));
+		return;
+	}
+	while (uv_hrtime() < deadline) {
+		char *id = rd_kafka_memberid(k->consumer);
+		int left = !id || !*id;
+		if (id)
+			rd_kafka_mem_free(k->consumer, id);
+		if (left)
+			return;
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 50);
+		if (m)
+			rd_kafka_message_destroy(m); /* fetched, not processed: its offset stays for the next owner */
+	}
+	log_warn("kafka: leaving the group timed out; the group drops this member when its session ends");
+}
+
+/*
  * Leaves the group, but waits at most CLOSE_TIMEOUT_MS: without a
  * coordinator, rd_kafka_consumer_close() would wait up to a session timeout.
  * The group then drops the member when its session ends.
  */
 static void consumer_close_bounded(struct kafka *k)
 {
+	uint64_t deadline = uv_hrtime() + (uint64_t)CLOSE_TIMEOUT_MS * 1000000;
+	consumer_leave(k, deadline);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(k->consumer);
 	rd_kafka_error_t *e = rd_kafka_consumer_close_queue(k->consumer, q);
-	uint64_t deadline = uv_hrtime() + (uint64_t)CLOSE_TIMEOUT_MS * 1000000;
 	int closing = e == NULL; /* the close started; wait for it */
 	if (e) {
 		log_warn("kafka consumer close", "error", rd_kafka_error_string(e));

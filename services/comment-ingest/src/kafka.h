@@ -16,6 +16,8 @@ enum kafka_event {
 	KAFKA_ASSIGNED,  /* partitions were assigned (count in kafka_assigned()) */
 	KAFKA_REVOKED,   /* partitions are revoked: poll no more, finish the batches in flight, then
 			    call kafka_revoke_done() */
+	KAFKA_FATAL,     /* the consumer cannot go on (e.g. FENCED_INSTANCE_ID: another instance took
+			    its group.instance.id); logged already: stop */
 };
 
 typedef void (*kafka_event_cb)(struct kafka *k, enum kafka_event ev, void *arg);
@@ -92,14 +94,22 @@ int kafka_rewind(struct kafka *k, rd_kafka_topic_partition_list_t *offsets);
 void kafka_pause(struct kafka *k, int pause);
 
 int kafka_assigned(const struct kafka *k);
+/*
+ * The consumer handle, for queries made off the loop (lag.c). Whoever uses it
+ * must be done before kafka_shutdown() destroys it.
+ */
+rd_kafka_t *kafka_consumer(struct kafka *k);
 /* Loop thread: messages fetched and waiting in the consumer's queue, not yet polled. */
 size_t kafka_queued(struct kafka *k);
-/* True when both clients see an up broker and transactions are initialized. */
+/* True when both clients see an up broker, transactions are initialized and neither client failed fatally. */
 int kafka_is_ready(const struct kafka *k, char *why, size_t whylen);
 
 /* Loop thread: stops watching the queues (before kafka_shutdown). */
 void kafka_unwatch(struct kafka *k);
-/* Blocking (run off the loop, at most a few seconds): leaves the group and destroys both clients. */
+/*
+ * Blocking (run off the loop, at most a few seconds): leaves the group (a
+ * static member too) and destroys both clients.
+ */
 void kafka_shutdown(struct kafka *k);
 /* Loop thread, after kafka_shutdown: closes the handles; frees k in the close callbacks. */
 void kafka_close(struct kafka *k);

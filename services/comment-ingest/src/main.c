@@ -173,7 +173,8 @@ int main(int argc, char **argv)
 	char url[512];
 	config_redact_url(app.cfg.database_url, url, sizeof(url));
 	log_info("starting", "version", COMMENT_INGEST_VERSION, "kafka", app.cfg.kafka_bootstrap, "group",
-		 app.cfg.group_id, "transactional_id", app.cfg.transactional_id, "input", app.cfg.topic_submitted,
+		 app.cfg.group_id, "transactional_id", app.cfg.transactional_id,
+		 "group_instance_id", app.cfg.group_instance_id, "input", app.cfg.topic_submitted,
 		 "database", url, "rules", app.cfg.rules_file ? app.cfg.rules_file : "built-in");
 
 	struct rules rules;

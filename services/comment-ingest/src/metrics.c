@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 struct metrics metrics;
 
@@ -101,6 +102,20 @@ char *metrics_render(size_t *len)
 	sb_printf(&b, "# HELP comment_ingest_last_commit_timestamp_seconds Unix time of the last batch committed in Kafka (0: none yet).\n"
 		      "# TYPE comment_ingest_last_commit_timestamp_seconds gauge\n"
 		      "comment_ingest_last_commit_timestamp_seconds %.3f\n", metrics.last_commit_seconds);
+	sb_printf(&b, "# HELP comment_ingest_ready 1 while /readyz answers 200 (see /readyz for why not).\n"
+		      "# TYPE comment_ingest_ready gauge\ncomment_ingest_ready %d\n", metrics.ready);
+	sb_printf(&b, "# HELP comment_ingest_consumer_lag_messages Input messages not yet committed, per assigned partition: "
+		      "the last stable offset minus the committed offset.\n"
+		      "# TYPE comment_ingest_consumer_lag_messages gauge\n");
+	for (size_t i = 0; i < metrics.lag_n; i++) /* topic names are [a-zA-Z0-9._-]: nothing to escape */
+		sb_printf(&b, "comment_ingest_consumer_lag_messages{topic=\"%s\",partition=\"%d\"} %lld\n",
+			  metrics.lag[i].topic, (int)metrics.lag[i].partition, (long long)metrics.lag[i].messages);
+	uint64_t since = metrics.uncommitted_since_ns, now = uv_hrtime();
+	sb_printf(&b, "# HELP comment_ingest_oldest_uncommitted_age_seconds How long ago the oldest message consumed "
+		      "and not yet committed in Kafka was consumed (0: none).\n"
+		      "# TYPE comment_ingest_oldest_uncommitted_age_seconds gauge\n"
+		      "comment_ingest_oldest_uncommitted_age_seconds %.3f\n",
+		  since && now > since ? (double)(now - since) / 1e9 : 0.0);
 	sb_printf(&b, "# HELP comment_ingest_stalled 1 while the batch path is stalled (see /readyz for why).\n"
 		      "# TYPE comment_ingest_stalled gauge\ncomment_ingest_stalled %d\n", metrics.stalled);
 	sb_printf(&b, "# HELP comment_ingest_backlog_messages Messages collected, in flight, or fetched and waiting in the consumer.\n"

@@ -17,12 +17,21 @@ enum metrics_phase {
 	MP_COLLECT, /* per batch, from here on: its first message to the front taking it */
 	MP_LOOKUP,  /* the PostgreSQL lookup */
 	MP_STORE,   /* the history rules and the PostgreSQL insert and commit */
-	MP_WAIT,    /* stored, waiting for the batch before it to commit in Kafka */
+	MP_WAIT,    /* stored, waiting in the Kafka stage's queue for the transaction in flight */
 	MP_BUILD,   /* building the output events, off the loop */
 	MP_PRODUCE, /* begin_transaction and handing the events to the producer */
 	MP_OFFSETS, /* send_offsets_to_transaction */
 	MP_COMMIT,  /* commit_transaction */
 	MP__COUNT
+};
+
+#define METRICS_TOPIC_MAX 256 /* Kafka topic names are at most 249 characters */
+
+/* One assigned partition's consumer lag (lag.c publishes them). */
+struct metrics_lag {
+	char topic[METRICS_TOPIC_MAX];
+	int32_t partition;
+	int64_t messages;
 };
 
 /* Owned by the loop thread: every field is read and written there only. */
@@ -48,6 +57,11 @@ struct metrics {
 	double last_commit_seconds; /* Unix time of the last committed batch; 0 before the first */
 	int stalled;                /* the gauges stall_backlog sets each second */
 	size_t backlog;
+	int ready;                     /* /readyz's verdict, set when /metrics is rendered */
+	uint64_t uncommitted_since_ns; /* uv_hrtime() when the oldest message consumed and not committed was
+					  consumed; 0: every consumed message is committed (pipeline.c) */
+	struct metrics_lag *lag;       /* per assigned partition whose lag is known; owned by lag.c */
+	size_t lag_n, lag_cap;
 	/* the operators' HTTP port (http.c) */
 	uint64_t http_connections; /* open now: a gauge */
 	uint64_t http_evicted;

@@ -36,12 +36,14 @@
 
 #include "batch.h"
 #include "isolate.h"
+#include "lag.h"
 #include "log.h"
 #include "metrics.h"
 #include "stall.h"
 #include "txq.h"
 
 #define TICK_MS 1000 /* how often the backlog is sampled for stall detection */
+#define LAG_INTERVAL_MS 1000 /* how often the consumer lag is asked for (lag.c) */
 /*
  * How long a stop lets the batches in flight finish before it interrupts the
  * Kafka calls that block them (a broker that is gone): the rest of a stop,
@@ -72,6 +74,7 @@ struct pipeline {
 	const struct config *cfg;
 	struct rules rules;
 	struct kafka *kafka;
+	struct lag *lag;
 	struct store *store;
 	enum pstate state;
 	int stopping;
@@ -83,6 +86,7 @@ struct pipeline {
 	int retry_ms;    /* the backoff stall_failure chose for that failure */
 	int fatal;       /* the producer cannot go on, or a stop gave up on it: close once neither stage is busy */
 	int revoking;    /* partitions are revoked: poll no more; release them once no batch is in flight */
+	int consumer_fatal; /* the consumer failed fatally (fenced): stop, exit status 1 */
 	pipeline_stopped_cb stopped_cb;
 	void *arg;
 
@@ -154,6 +158,20 @@ static void pipeline_apply_pause(struct pipeline *p)
 	kafka_pause(p->kafka, want);
 }
 
+/*
+ * The oldest message consumed and not committed was consumed when the oldest
+ * batch still held began: after a commit or a revocation, from the batches
+ * left (none: 0). A rewind keeps the figure: its messages come again.
+ */
+static void pipeline_note_uncommitted(struct pipeline *p)
+{
+	uint64_t oldest = 0;
+	for (int i = 0; i < PIPELINE_BATCHES; i++)
+		if (p->batches[i].n > 0 && (!oldest || p->batches[i].first_ns < oldest))
+			oldest = p->batches[i].first_ns;
+	metrics.uncommitted_since_ns = oldest;
+}
+
 /* ---- collecting ----------------------------------------------------------------------------- */
 
 static void timer_pump_cb(uv_timer_t *t)
@@ -185,7 +203,7 @@ again:
 	}
 	if (p->backing_off)
 		return; /* retry_cb pumps */
-	while (!p->stopping && !p->revoking && b->n < max) {
+	while (!p->stopping && !p->revoking && !p->consumer_fatal && b->n < max) {
 		rd_kafka_message_t *m = kafka_poll(p->kafka);
 		if (!m)
 			break;
@@ -199,6 +217,15 @@ again:
 			pipeline_fail(p, STAGE_COLLECT, CAUSE_MEMORY, "out of memory collecting a batch");
 			return;
 		}
+		if (!metrics.uncommitted_since_ns)
+			metrics.uncommitted_since_ns = uv_hrtime();
+	}
+	if (p->consumer_fatal) {
+		/* The batches in flight end (a fenced consumer's offsets do not commit: their transaction
+		 * aborts), then the pipeline closes and the process exits 1, for its supervisor to restart. */
+		p->consumer_fatal = 0;
+		pipeline_stop(p, 1);
+		return;
 	}
 	if (p->state != P_RUNNING || p->failed)
 		return; /* kafka_poll served an error */
@@ -230,12 +257,17 @@ static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
 		break;
 	case KAFKA_ASSIGNED:
 		break;
+	case KAFKA_FATAL:
+		p->consumer_fatal = 1; /* pipeline_pump, which served this, stops */
+		break;
 	case KAFKA_REVOKED:
+		lag_forget(p->lag);
 		/* What was collected is not stored: its offsets stay where they are, for the new owner. */
 		if (p->collect->n > 0) {
 			log_info("dropping the collected batch of revoked partitions");
 			uv_timer_stop(&p->timer);
 			batch_clear(p->collect);
+			pipeline_note_uncommitted(p);
 		}
 		p->revoking = 1; /* pipeline_pump, which served this, releases the partitions */
 		break;
@@ -372,10 +404,12 @@ static void batch_committed(uv_work_t *w, int status)
 	case KAFKA_TX_OK:
 		for (int i = 0; i < q->ntx; i++) {
 			batch_account(q->tx[i]);
+			lag_committed(p->lag, q->tx[i]->commit_offsets);
 			batch_clear(q->tx[i]);
 		}
 		txq_finish(q);
 		stall_commit(&p->stall, uv_hrtime());
+		pipeline_note_uncommitted(p);
 		pipeline_sample_backlog(p);
 		break;
 	case TXQ_BUILD_FAILED:
@@ -586,6 +620,7 @@ void pipeline_start(struct pipeline *p)
 static void shutdown_work(uv_work_t *w)
 {
 	struct pipeline *p = w->data;
+	lag_join(p->lag); /* its queries use the consumer: done before it goes */
 	kafka_shutdown(p->kafka);
 }
 
@@ -635,6 +670,7 @@ void pipeline_stop(struct pipeline *p, int status)
 			uv_timer_start(&p->stop_timer, stop_timer_cb, STOP_GRACE_MS, 0);
 	}
 	p->stopping = 1;
+	lag_stop(p->lag);
 	if (p->state != P_RUNNING)
 		return; /* the step in flight ends in pipeline_close */
 	/* What was collected is not stored yet: drop it, its offsets stay for the next owner. */
@@ -669,6 +705,11 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	if (!p->kafka)
 		return NULL; /* the caller exits */
 	txq_init(&p->txq, p->kafka);
+	p->lag = lag_create(kafka_consumer(p->kafka), LAG_INTERVAL_MS);
+	if (!p->lag) {
+		snprintf(err, errlen, "cannot start the consumer lag thread");
+		return NULL;
+	}
 	p->store = store_create(loop, cfg->database_url, store_state, p);
 	if (!p->store) {
 		snprintf(err, errlen, "cannot create the PostgreSQL connection");
@@ -680,12 +721,12 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 int pipeline_readiness(struct pipeline *p, char **out)
 {
 	char kwhy[128] = "";
-	uint64_t now = uv_hrtime();
 	int kafka_ok = p->state != P_CLOSED && kafka_is_ready(p->kafka, kwhy, sizeof(kwhy));
 	int pg_ok = store_is_ready(p->store);
 	int assigned = kafka_assigned(p->kafka);
 	if (p->state != P_CLOSED)
 		pipeline_sample_backlog(p); /* so that /readyz and the stalled gauge agree */
+	uint64_t now = uv_hrtime(); /* after the sample, which may set the progress time to its own now */
 	int stalled = p->stall.stalled;
 	int ready = kafka_ok && pg_ok && assigned > 0 && !p->stopping && !p->store_down && !stalled &&
 		    p->state != P_INIT;
@@ -697,9 +738,16 @@ int pipeline_readiness(struct pipeline *p, char **out)
 			      "partitions_assigned", assigned,
 			      "paused", p->paused,
 			      "stopping", p->stopping);
-	*out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
+	if (out)
+		*out = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12)) : NULL;
 	json_decref(o);
 	return ready;
+}
+
+void pipeline_sample_metrics(struct pipeline *p)
+{
+	metrics.ready = pipeline_readiness(p, NULL);
+	lag_publish(p->lag);
 }
 
 static void store_closed(void *arg)
@@ -728,6 +776,7 @@ void pipeline_free(struct pipeline *p)
 		batch_free(&p->batches[i]);
 	txq_free(&p->txq);
 	rules_free(&p->rules);
+	lag_free(p->lag);
 	kafka_close(p->kafka);
 	uv_close((uv_handle_t *)&p->timer, timer_closed);
 	uv_close((uv_handle_t *)&p->tick, timer_closed);

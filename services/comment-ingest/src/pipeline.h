@@ -36,8 +36,11 @@ void pipeline_stop(struct pipeline *p, int status);
 /* Replaces the rules (ownership moves as in pipeline_create); the next batch uses them. */
 void pipeline_set_rules(struct pipeline *p, const struct rules *rules);
 
-/* Writes the readiness JSON into a malloc'ed string; returns 1 when ready. */
+/* Writes the readiness JSON into a malloc'ed string (json may be NULL); returns 1 when ready. */
 int pipeline_readiness(struct pipeline *p, char **json);
+
+/* Before /metrics is rendered: the readiness gauge and the consumer lag series, as of now. */
+void pipeline_sample_metrics(struct pipeline *p);
 
 /* Closes the remaining handles and frees p (after stopped_cb). */
 void pipeline_free(struct pipeline *p);

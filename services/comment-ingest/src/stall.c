@@ -133,9 +133,10 @@ void stall_backlog(struct stall *s, size_t backlog, uint64_t now_ns)
 int stall_check(const struct stall *s, uint64_t now_ns, char *why, size_t whylen)
 {
 	double failing = s->failures ? (double)(now_ns - s->failing_since_ns) / 1e9 : 0;
-	double idle = (double)(now_ns - s->progress_ns) / 1e9;
+	uint64_t idle_ns = now_ns > s->progress_ns ? now_ns - s->progress_ns : 0; /* a sample newer than now_ns */
+	double idle = (double)idle_ns / 1e9;
 	int stalled = (s->failures && now_ns - s->failing_since_ns > s->timeout_ns) ||
-		      (s->backlog && now_ns - s->progress_ns > s->timeout_ns);
+		      (s->backlog && idle_ns > s->timeout_ns);
 	if (s->failures) /* the failure is the reason, whichever limit was reached first */
 		snprintf(why, whylen, "%s %llu failures in %.0f s (%s, %s): %s",
 			 stalled ? "batches keep failing:" : "retrying after", (unsigned long long)s->failures,
@@ -152,7 +153,8 @@ json_t *stall_json(const struct stall *s, uint64_t now_ns)
 	char why[384];
 	stall_check(s, now_ns, why, sizeof(why));
 	int stalled = s->stalled; /* as last sampled, like the gauge */
-	double age_s = (double)((now_ns - s->progress_ns) / 100000000ULL) / 10; /* tenths of a second */
+	uint64_t idle_ns = now_ns > s->progress_ns ? now_ns - s->progress_ns : 0; /* a sample newer than now_ns */
+	double age_s = (double)(idle_ns / 100000000ULL) / 10; /* tenths of a second */
 	json_t *o = json_pack("{s:b, s:s, s:I, s:f, s:I}", "ok", !stalled, "detail", why, "failures",
 			      (json_int_t)s->failures, "last_progress_age_s", age_s, "backlog", (json_int_t)s->backlog);
 	if (o && s->failures) {

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "rules.h"
+#include "secret.h"
 
 #ifndef COMMENT_INGEST_VERSION
 #define COMMENT_INGEST_VERSION "0.1.0"
@@ -179,5 +180,6 @@ int main(int argc, char **argv)
 	uv_loop_close(app.loop);
 	log_info("stopped", "status", app.status ? "1" : "0");
 	config_free(&app.cfg);
+	secret_forget_all();
 	return app.status;
 }

@@ -666,7 +666,7 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	p->kafka = kafka_create(loop, cfg, kafka_event, p, err, errlen);
 	if (!p->kafka)
 		return NULL; /* the caller exits */
-	p->store = store_create(loop, cfg->database_url, store_state, p);
+	p->store = store_create(loop, cfg->database_url, cfg->database_password, store_state, p);
 	if (!p->store) {
 		snprintf(err, errlen, "cannot create the PostgreSQL connection");
 		return NULL;
@@ -676,7 +676,7 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 
 int pipeline_readiness(struct pipeline *p, char **out)
 {
-	char kwhy[128] = "";
+	char kwhy[384] = ""; /* the reason and Kafka's last error */
 	uint64_t now = uv_hrtime();
 	int kafka_ok = p->state != P_CLOSED && kafka_is_ready(p->kafka, kwhy, sizeof(kwhy));
 	int pg_ok = store_is_ready(p->store);

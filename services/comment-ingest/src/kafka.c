@@ -173,6 +173,11 @@ static int kqueue_start(struct kafka *k, struct kqueue *kq, rd_kafka_queue_t *q,
 	for (int i = 0; i < 2; i++)
 		fcntl(kq->pipe[i], F_SETFL, fcntl(kq->pipe[i], F_GETFL) | O_NONBLOCK);
 	rd_kafka_queue_io_event_enable(q, kq->pipe[1], "1", 1);
+	/* Events queued before this may never wake the loop: with librdkafka's debug lines from rd_kafka_new
+	 * queued (KAFKA_CONFIG_FILE debug=...), the fd stayed silent and /readyz at 503 for good. One wake-up
+	 * now serves whatever is there. */
+	if (write(kq->pipe[1], "1", 1) != 1)
+		return -1;
 	if (uv_poll_init(k->loop, &kq->poll, kq->pipe[0]) != 0)
 		return -1;
 	kq->poll.data = k;
@@ -307,7 +312,26 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 failed:
 	if (conf)
 		rd_kafka_conf_destroy(conf);
-	/* Handles already on the loop cannot be freed here: the caller exits on this error. */
+	/* Handles already on the loop cannot be freed here: the caller exits on this error. Without them
+	 * (a client librdkafka refused, e.g. a key it cannot read) everything goes now. */
+	if (k->handles_open == 0) {
+		if (k->cq.q)
+			rd_kafka_queue_destroy(k->cq.q);
+		if (k->pq.q)
+			rd_kafka_queue_destroy(k->pq.q);
+		if (k->consumer)
+			rd_kafka_destroy_flags(k->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		if (k->producer)
+			rd_kafka_destroy(k->producer);
+		for (int i = 0; i < 2; i++) {
+			if (k->cq.pipe[i] >= 0)
+				close(k->cq.pipe[i]);
+			if (k->pq.pipe[i] >= 0)
+				close(k->pq.pipe[i]);
+		}
+		uv_mutex_destroy(&k->error_lock);
+		free(k);
+	}
 	return NULL;
 }
 

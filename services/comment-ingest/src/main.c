@@ -156,6 +156,8 @@ int main(int argc, char **argv)
 	app.pipeline = pipeline_create(app.loop, &app.cfg, &rules, on_stopped, &app, err, sizeof(err));
 	if (!app.pipeline) {
 		fprintf(stderr, "comment-ingest: invalid configuration: %s\n", err);
+		config_free(&app.cfg);
+		secret_forget_all();
 		return 2;
 	}
 	struct http_limits limits = {app.cfg.http_max_connections, app.cfg.http_request_timeout_ms,

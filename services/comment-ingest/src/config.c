@@ -59,16 +59,18 @@ void config_print_help(void)
  */
 static int take_database_password(struct config *cfg, config_getenv_fn get, char *err, size_t errlen)
 {
-	const char *in_url = NULL;
+	int in_url = 0, rc = 0;
 	PQconninfoOption *parsed = PQconninfoParse(cfg->database_url, NULL);
 	if (!parsed) {
 		snprintf(err, errlen, "DATABASE_URL is not a valid PostgreSQL connection URI");
 		return -1;
 	}
-	for (PQconninfoOption *o = parsed; o->keyword; o++)
-		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val)
-			in_url = o->val;
-	int rc = in_url ? secret_register(in_url) : 0;
+	for (PQconninfoOption *o = parsed; o->keyword; o++) {
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
+			in_url = 1;
+			rc = secret_register(o->val);
+		}
+	}
 	PQconninfoFree(parsed);
 	if (rc || secret_take(&cfg->database_password, get, "DATABASE_PASSWORD", err, errlen))
 		return -1;

@@ -278,14 +278,16 @@ for m in (ScramMechanism.SCRAM_SHA_256, ScramMechanism.SCRAM_SHA_512):  # one re
         fut.result()
 PY
   else
-    # The JVM tool reads the password from a file, so that it is not on a command line.
-    local f="$RUN/scram.properties" pw
+    # The JVM tool reads the password from a file, so that it is not on a command line (in a file the
+    # value goes without the brackets that --add-config needs); one call per mechanism, as above.
+    local f="$RUN/scram.properties" pw m
     pw="$(cat "$TLS/kafka-sasl.password")"
-    (umask 077 && printf 'SCRAM-SHA-256=[iterations=8192,password=%s],SCRAM-SHA-512=[iterations=8192,password=%s]\n' \
-      "$pw" "$pw" >"$f")
-    java -Xmx256m -Dlog4j.configuration="file:$LOG4J" -cp "$LIBS/*" kafka.admin.ConfigCommand \
-      --bootstrap-server "$BOOTSTRAP" --alter --entity-type users --entity-name "$SASL_USER" \
-      --add-config-file "$f" >&2 || { rm -f "$f"; die "cannot set the SCRAM credentials of $SASL_USER"; }
+    for m in SCRAM-SHA-256 SCRAM-SHA-512; do
+      (umask 077 && printf '%s=iterations=8192,password=%s\n' "$m" "$pw" >"$f")
+      java -Xmx256m -Dlog4j.configuration="file:$LOG4J" -cp "$LIBS/*" kafka.admin.ConfigCommand \
+        --bootstrap-server "$BOOTSTRAP" --alter --entity-type users --entity-name "$SASL_USER" \
+        --add-config-file "$f" >&2 || { rm -f "$f"; die "cannot set the SCRAM credentials of $SASL_USER"; }
+    done
     rm -f "$f"
   fi
   local i

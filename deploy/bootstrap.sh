@@ -19,9 +19,9 @@ PACKAGES=(
   librdkafka-dev libpq-dev libjansson-dev libuv1-dev libhttp-parser-dev libutf8proc-dev
   libcmocka-dev libssl-dev
   clang-14 libclang-rt-14-dev llvm-14
-  kcat postgresql-15
+  kcat postgresql-15 openssl
   prometheus
-  openjdk-17-jre-headless maven
+  openjdk-17-jre-headless maven   # keytool (deploy/tls.sh) comes with the JRE
   python3 python3-venv
   podman mmdebstrap runc
 )

@@ -406,8 +406,11 @@ def test_service_env_is_its_settings(services, dockerfile, settings):
 
 
 def test_settings_are_documented(settings):
-    """README's configuration table lists exactly what the binary reads."""
-    documented = set(re.findall(r"(?m)^\| `([A-Z][A-Z0-9_]*)` \|", README.read_text("utf-8")))
+    """README's configuration table lists exactly what the binary reads. A secret's row names its
+    file form too: "| `NAME`, or `NAME_FILE` |"."""
+    rows = re.findall(r"(?m)^\| `([A-Z][A-Z0-9_]*)`(?:, or `([A-Z][A-Z0-9_]*)`)? \|", README.read_text("utf-8"))
+    documented = {name for name, _ in rows}
+    assert all(f == "" or f == name + "_FILE" for name, f in rows), [r for r in rows if r[1]]
     assert set(settings) - documented == set(), "not in README's configuration table"
     assert documented - set(settings) == set(), "in README's configuration table, not read by the service"
 

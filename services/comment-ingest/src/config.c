@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "secret.h"
 
 struct var_doc {
 	const char *name;
@@ -28,6 +29,7 @@ static const struct var_doc vars[] = {
 	{"TOPIC_MODERATION", "moderation-needed", "output: held comments"},
 	{"TOPIC_REJECTED", "comment-rejected", "output: rejected events"},
 	{"DATABASE_URL", CONFIG_DEFAULT_DATABASE_URL, "PostgreSQL connection URI (password never logged)"},
+	{"DATABASE_PASSWORD", "(none)", "PostgreSQL password on top of DATABASE_URL; or DATABASE_PASSWORD_FILE, a file holding it"},
 	{"HTTP_ADDR", "0.0.0.0", "health endpoint address"},
 	{"HTTP_PORT", "8080", "health endpoint port (/healthz, /readyz, /metrics)"},
 	{"HTTP_MAX_CONNECTIONS", "256", "open HTTP connections; at the limit the oldest one still reading is closed (1-10000)"},
@@ -48,6 +50,37 @@ void config_print_help(void)
 	printf("Environment variables (default):\n");
 	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		printf("  %-24s %s (default: %s)\n", vars[i].name, vars[i].help, vars[i].def);
+	kconf_print_help();
+}
+
+/*
+ * The PostgreSQL password: DATABASE_PASSWORD(_FILE), or one inside
+ * DATABASE_URL, never both. Either is registered as a secret, so no log line
+ * shows it whatever prints it.
+ */
+static int take_database_password(struct config *cfg, config_getenv_fn get, char *err, size_t errlen)
+{
+	int in_url = 0, rc = 0;
+	PQconninfoOption *parsed = PQconninfoParse(cfg->database_url, NULL);
+	if (!parsed) {
+		snprintf(err, errlen, "DATABASE_URL is not a valid PostgreSQL connection URI");
+		return -1;
+	}
+	for (PQconninfoOption *o = parsed; o->keyword; o++) {
+		if (strcmp(o->keyword, "password") == 0 && o->val && *o->val) {
+			in_url = 1;
+			rc = secret_register(o->val);
+		}
+	}
+	PQconninfoFree(parsed);
+	if (rc || secret_take(&cfg->database_password, get, "DATABASE_PASSWORD", err, errlen))
+		return -1;
+	if (in_url && cfg->database_password) {
+		snprintf(err, errlen, "DATABASE_URL holds a password and DATABASE_PASSWORD%s is set; keep one",
+			 get("DATABASE_PASSWORD") ? "" : "_FILE");
+		return -1;
+	}
+	return 0;
 }
 
 static int take_string(char **dst, config_getenv_fn get, const char *name, const char *def,
@@ -151,12 +184,8 @@ int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errl
 			goto failed;
 		}
 	}
-	PQconninfoOption *parsed = PQconninfoParse(cfg->database_url, NULL);
-	if (!parsed) {
-		snprintf(err, errlen, "DATABASE_URL is not a valid PostgreSQL connection URI");
+	if (take_database_password(cfg, get, err, errlen) || kconf_load(&cfg->kconf, get, err, errlen))
 		goto failed;
-	}
-	PQconninfoFree(parsed);
 	return 0;
 
 failed:
@@ -175,6 +204,10 @@ void config_free(struct config *cfg)
 	free(cfg->topic_moderation);
 	free(cfg->topic_rejected);
 	free(cfg->database_url);
+	if (cfg->database_password)
+		memset(cfg->database_password, 0, strlen(cfg->database_password));
+	free(cfg->database_password);
+	kconf_free(&cfg->kconf);
 	free(cfg->http_addr);
 	free(cfg->rules_file);
 	memset(cfg, 0, sizeof(*cfg));

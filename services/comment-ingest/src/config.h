@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "kconf.h"
+
 #define CONFIG_DEFAULT_BOOTSTRAP "127.0.0.1:9092"
 #define CONFIG_DEFAULT_DATABASE_URL "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest"
 
@@ -17,6 +19,8 @@ struct config {
 	char *topic_moderation;
 	char *topic_rejected;
 	char *database_url;
+	char *database_password; /* DATABASE_PASSWORD(_FILE), a secret; NULL: libpq's (the URL, PGPASSWORD, PGPASSFILE) */
+	struct kconf kconf;       /* Kafka security and KAFKA_CONFIG_FILE (kconf.c), for every Kafka client */
 	char *http_addr;
 	int http_port;
 	/* the HTTP port against hostile clients (http.c) */

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kconf.h"
 #include "log.h"
+#include "secret.h"
 
 #define TX_TIMEOUT_MS 30000 /* how long a transactional call keeps trying */
 #define TX_SLICE_MS 500      /* a blocking call gives up within this after kafka_interrupt() */
@@ -43,6 +45,8 @@ struct kafka {
 	atomic_int consumer_fatal; /* e.g. fenced by another instance with our group.instance.id */
 	atomic_int interrupted; /* kafka_interrupt(): the blocking calls give up */
 	int handles_open;
+	uv_mutex_t error_lock;  /* error_cb and stats_cb (any polling thread) against kafka_is_ready (loop) */
+	char last_error[320];   /* the last client error (name: reason) until a broker is up again, e.g. an authentication failure */
 };
 
 /* ---- callbacks served by polling (loop thread, or a worker during blocking calls) --------- */
@@ -94,6 +98,14 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	}
 	log_warn("kafka error", "client", rd_kafka_name(rk), "error", rd_kafka_err2name((rd_kafka_resp_err_t)err),
 		 "reason", reason);
+	/* For /readyz: the cause (a refused password, an unknown CA, a wrong protocol), not its consequence. */
+	char line[sizeof(k->last_error)], one[sizeof(line) - 40]; /* room for the error name */
+	log_oneline(reason, one, sizeof(one));
+	snprintf(line, sizeof(line), "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), one);
+	uv_mutex_lock(&k->error_lock);
+	if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN || !k->last_error[0])
+		secret_redact_into(line, k->last_error, sizeof(k->last_error));
+	uv_mutex_unlock(&k->error_lock);
 }
 
 /* Statistics (every second): is any broker connection up? */
@@ -112,6 +124,11 @@ static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 	}
 	json_decref(root);
 	atomic_store(rk == k->consumer ? &k->consumer_up : &k->producer_up, up);
+	if (up) {
+		uv_mutex_lock(&k->error_lock);
+		k->last_error[0] = '\0';
+		uv_mutex_unlock(&k->error_lock);
+	}
 	return 0; /* librdkafka frees json */
 }
 
@@ -188,6 +205,11 @@ static int kqueue_start(struct kafka *k, struct kqueue *kq, rd_kafka_queue_t *q,
 	for (int i = 0; i < 2; i++)
 		fcntl(kq->pipe[i], F_SETFL, fcntl(kq->pipe[i], F_GETFL) | O_NONBLOCK);
 	rd_kafka_queue_io_event_enable(q, kq->pipe[1], "1", 1);
+	/* Events queued before this may never wake the loop: with librdkafka's debug lines from rd_kafka_new
+	 * queued (KAFKA_CONFIG_FILE debug=...), the fd stayed silent and /readyz at 503 for good. One wake-up
+	 * now serves whatever is there. */
+	if (write(kq->pipe[1], "1", 1) != 1)
+		return -1;
 	if (uv_poll_init(k->loop, &kq->poll, kq->pipe[0]) != 0)
 		return -1;
 	kq->poll.data = k;
@@ -214,6 +236,20 @@ static rd_kafka_conf_t *base_conf(struct kafka *k, const struct config *cfg, cha
 	return conf;
 }
 
+/*
+ * Every client is made here: the operator's settings (security, KAFKA_CONFIG_FILE) go on last, so that the
+ * file may tune what the service only defaults. Takes conf in every case (librdkafka owns it on success).
+ */
+static rd_kafka_t *client_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, const struct config *cfg, char *err,
+			      size_t errlen)
+{
+	rd_kafka_t *rk = NULL;
+	if (kconf_apply(&cfg->kconf, conf, err, errlen) == 0 && (rk = rd_kafka_new(type, conf, err, errlen)))
+		return rk;
+	rd_kafka_conf_destroy(conf);
+	return NULL;
+}
+
 static int set_all(rd_kafka_conf_t *conf, const char *const *kv, char *err, size_t errlen)
 {
 	for (; kv[0]; kv += 2)
@@ -234,6 +270,10 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 	k->cb = cb;
 	k->arg = arg;
 	k->cq.pipe[0] = k->cq.pipe[1] = k->pq.pipe[0] = k->pq.pipe[1] = -1;
+	uv_mutex_init(&k->error_lock);
+	char security[512];
+	kconf_describe(&cfg->kconf, security, sizeof(security));
+	log_info("kafka client settings", "bootstrap", cfg->kafka_bootstrap, "settings", security);
 
 	/* The consumer: offsets move only inside our transactions. */
 	static const char *const consumer_kv[] = {
@@ -257,9 +297,10 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 	    set_all(conf, consumer_kv, err, errlen))
 		goto failed;
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
-	if (!(k->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen)))
+	k->consumer = client_new(RD_KAFKA_CONSUMER, conf, cfg, err, errlen);
+	conf = NULL; /* now owned by the consumer, or destroyed */
+	if (!k->consumer)
 		goto failed;
-	conf = NULL; /* now owned by the consumer */
 	rd_kafka_set_log_queue(k->consumer, NULL);
 	rd_kafka_poll_set_consumer(k->consumer);
 
@@ -290,9 +331,10 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 	    rd_kafka_conf_set(conf, "message.timeout.ms", msg_timeout, err, errlen) ||
 	    set_all(conf, producer_kv, err, errlen))
 		goto failed;
-	if (!(k->producer = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen)))
+	k->producer = client_new(RD_KAFKA_PRODUCER, conf, cfg, err, errlen);
+	conf = NULL; /* now owned by the producer, or destroyed */
+	if (!k->producer)
 		goto failed;
-	conf = NULL; /* now owned by the producer */
 	rd_kafka_set_log_queue(k->producer, NULL);
 
 	if (kqueue_start(k, &k->cq, rd_kafka_queue_get_consumer(k->consumer), consumer_io_cb) ||
@@ -314,7 +356,26 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 failed:
 	if (conf)
 		rd_kafka_conf_destroy(conf);
-	/* Handles already on the loop cannot be freed here: the caller exits on this error. */
+	/* Handles already on the loop cannot be freed here: the caller exits on this error. Without them
+	 * (a client librdkafka refused, e.g. a key it cannot read) everything goes now. */
+	if (k->handles_open == 0) {
+		if (k->cq.q)
+			rd_kafka_queue_destroy(k->cq.q);
+		if (k->pq.q)
+			rd_kafka_queue_destroy(k->pq.q);
+		if (k->consumer)
+			rd_kafka_destroy_flags(k->consumer, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+		if (k->producer)
+			rd_kafka_destroy(k->producer);
+		for (int i = 0; i < 2; i++) {
+			if (k->cq.pipe[i] >= 0)
+				close(k->cq.pipe[i]);
+			if (k->pq.pipe[i] >= 0)
+				close(k->pq.pipe[i]);
+		}
+		uv_mutex_destroy(&k->error_lock);
+		free(k);
+	}
 	return NULL;
 }
 
@@ -548,6 +609,14 @@ int kafka_is_ready(const struct kafka *k, char *why, size_t whylen)
 		snprintf(why, whylen, "no broker connection");
 	else
 		return 1;
+	/* The lock is not part of what the caller reads: kafka_is_ready stays a const query. */
+	uv_mutex_t *lock = (uv_mutex_t *)&k->error_lock;
+	uv_mutex_lock(lock);
+	if (k->last_error[0]) {
+		size_t n = strlen(why);
+		snprintf(why + n, whylen - n, " (last error: %s)", k->last_error);
+	}
+	uv_mutex_unlock(lock);
 	return 0;
 }
 
@@ -640,8 +709,10 @@ static void kqueue_closed(uv_handle_t *h)
 	struct kqueue *kq = h == (uv_handle_t *)&k->cq.poll ? &k->cq : &k->pq;
 	close(kq->pipe[0]);
 	close(kq->pipe[1]);
-	if (--k->handles_open == 0)
+	if (--k->handles_open == 0) {
+		uv_mutex_destroy(&k->error_lock);
 		free(k);
+	}
 }
 
 void kafka_close(struct kafka *k)

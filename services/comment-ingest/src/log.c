@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "secret.h"
 #include "text.h"
 
 static enum log_level current_level = LOG_INFO;
@@ -23,6 +24,17 @@ int log_level_parse(const char *s)
 void log_set_level(enum log_level level) { current_level = level; }
 
 int log_enabled(enum log_level level) { return level >= current_level; }
+
+/* A string as logged: every registered secret masked (secret.h), whoever wrote the text (librdkafka included). */
+static json_t *log_string(const char *s)
+{
+	if (!secret_found(s))
+		return json_string(s);
+	char *masked = secret_redact(s);
+	json_t *j = json_string(masked ? masked : "***"); /* no memory for the copy: nothing of it */
+	free(masked);
+	return j;
+}
 
 void log_msg(enum log_level level, const char *msg, ...)
 {
@@ -41,7 +53,7 @@ void log_msg(enum log_level level, const char *msg, ...)
 	json_object_set_new(o, "ts", json_string(stamp));
 	json_object_set_new(o, "level", json_string(level_names[level]));
 	/* json_stringn_nocheck would keep invalid UTF-8; sanitize instead. */
-	json_t *m = json_string(msg);
+	json_t *m = log_string(msg);
 	json_object_set_new(o, "msg", m ? m : json_string("(invalid utf-8)"));
 
 	va_list ap;
@@ -51,7 +63,7 @@ void log_msg(enum log_level level, const char *msg, ...)
 		if (!k)
 			break;
 		const char *v = va_arg(ap, const char *);
-		json_t *jv = v ? json_string(v) : json_null();
+		json_t *jv = v ? log_string(v) : json_null();
 		json_object_set_new(o, k, jv ? jv : json_string("(invalid utf-8)"));
 	}
 	va_end(ap);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "rules.h"
+#include "secret.h"
 
 #ifndef COMMENT_INGEST_VERSION
 #define COMMENT_INGEST_VERSION "0.1.0"
@@ -188,6 +189,8 @@ int main(int argc, char **argv)
 	app.pipeline = pipeline_create(app.loop, &app.cfg, &rules, on_stopped, &app, err, sizeof(err));
 	if (!app.pipeline) {
 		fprintf(stderr, "comment-ingest: invalid configuration: %s\n", err);
+		config_free(&app.cfg);
+		secret_forget_all();
 		return 2;
 	}
 	struct http_limits limits = {app.cfg.http_max_connections, app.cfg.http_request_timeout_ms,
@@ -212,5 +215,6 @@ int main(int argc, char **argv)
 	uv_loop_close(app.loop);
 	log_info("stopped", "status", app.status ? "1" : "0");
 	config_free(&app.cfg);
+	secret_forget_all();
 	return app.status;
 }

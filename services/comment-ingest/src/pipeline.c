@@ -710,7 +710,7 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 		snprintf(err, errlen, "cannot start the consumer lag thread");
 		return NULL;
 	}
-	p->store = store_create(loop, cfg->database_url, store_state, p);
+	p->store = store_create(loop, cfg->database_url, cfg->database_password, store_state, p);
 	if (!p->store) {
 		snprintf(err, errlen, "cannot create the PostgreSQL connection");
 		return NULL;
@@ -720,7 +720,7 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 
 int pipeline_readiness(struct pipeline *p, char **out)
 {
-	char kwhy[128] = "";
+	char kwhy[384] = ""; /* the reason and Kafka's last error */
 	int kafka_ok = p->state != P_CLOSED && kafka_is_ready(p->kafka, kwhy, sizeof(kwhy));
 	int pg_ok = store_is_ready(p->store);
 	int assigned = kafka_assigned(p->kafka);

@@ -95,6 +95,7 @@ enum store_state {
 struct store {
 	uv_loop_t *loop;
 	char *url;
+	char *password; /* NULL: libpq's own (the URL, PGPASSWORD, PGPASSFILE) */
 	PGconn *conn;
 	uv_poll_t *poll; /* NULL when not watching; freed in its close callback */
 	int poll_fd;
@@ -272,6 +273,9 @@ static void store_handle_closed(struct store *s)
 	void (*cb)(void *) = s->close_cb;
 	void *arg = s->close_arg;
 	free(s->url);
+	if (s->password)
+		memset(s->password, 0, strlen(s->password));
+	free(s->password);
 	free(s);
 	if (cb)
 		cb(arg);
@@ -458,8 +462,9 @@ static int setup_send(struct store *s)
 		uint64_t down_ns, failed = log_repeat_end(&s->down_log, uv_hrtime(), &down_ns);
 		char attempts[24];
 		snprintf(attempts, sizeof(attempts), "%llu", (unsigned long long)failed);
+		const char *tls = PQsslInUse(s->conn) ? PQsslAttribute(s->conn, "protocol") : NULL;
 		log_info("postgres ready", "migrations", migrations_count ? migrations[migrations_count - 1].name : "",
-			 failed ? "failed_attempts" : NULL, attempts);
+			 "tls", tls ? tls : "off", failed ? "failed_attempts" : NULL, attempts);
 		if (s->state_cb)
 			s->state_cb(s, 1, s->arg);
 		return 0;
@@ -593,7 +598,10 @@ static void store_connect(struct store *s)
 {
 	if (s->state == ST_CLOSED)
 		return;
-	s->conn = PQconnectStart(s->url);
+	/* The URL expands into its parameters; a password given apart comes after, so it wins. */
+	const char *const keys[] = {"dbname", s->password ? "password" : NULL, NULL};
+	const char *const values[] = {s->url, s->password, NULL};
+	s->conn = PQconnectStartParams(keys, values, 1);
 	if (!s->conn || PQstatus(s->conn) == CONNECTION_BAD) {
 		store_fail(s, "connect");
 		return;
@@ -603,13 +611,17 @@ static void store_connect(struct store *s)
 		store_fail(s, "connect");
 }
 
-struct store *store_create(uv_loop_t *loop, const char *url, store_state_cb state_cb, void *arg)
+struct store *store_create(uv_loop_t *loop, const char *url, const char *password, store_state_cb state_cb,
+			   void *arg)
 {
 	struct store *s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
 	s->url = strdup(url);
-	if (!s->url) {
+	s->password = password ? strdup(password) : NULL;
+	if (!s->url || (password && !s->password)) {
+		free(s->url);
+		free(s->password);
 		free(s);
 		return NULL;
 	}

@@ -85,8 +85,12 @@ struct store_error {
  */
 typedef void (*store_done_cb)(struct store *s, const struct store_error *err, PGresult **res, void *arg);
 
-/* Creates the store and starts connecting; reconnects with backoff after any loss. */
-struct store *store_create(uv_loop_t *loop, const char *url, store_state_cb state_cb, void *arg);
+/*
+ * Creates the store and starts connecting; reconnects with backoff after any loss. password (may be NULL)
+ * is applied on top of url, as libpq's `password` keyword; both are copied.
+ */
+struct store *store_create(uv_loop_t *loop, const char *url, const char *password, store_state_cb state_cb,
+			   void *arg);
 
 int store_is_ready(const struct store *s);
 

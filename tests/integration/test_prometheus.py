@@ -122,18 +122,21 @@ def test_target_up_and_lag_series(prometheus, service, topics, producer):
     assert all(set(r["metric"]) == {"__name__", "instance", "job", "topic", "partition"} for r in res), res
     assert lag == {0: 0.0, 1: 0.0, 2: 0.0}
 
-    # A backlog: Prometheus sees the lag rise on the partitions it went to, and fall back to 0.
+    # A backlog: Prometheus sees the lag rise on the partitions it went to, and fall back to 0. It
+    # must last a few of the lag thread's 1 s rounds and Prometheus's 1 s scrapes: 3,000 comments
+    # keep the ASan build busy for several seconds (400 once went by between two scrapes).
     tag = uuid.uuid4().hex[:8]
-    events = [harness.comment_event(harness.author_id("reader-prom"), "Prom Reader",
+    n = 3000
+    events = [harness.comment_event(harness.author_id(f"reader-prom-{i}"), "Prom Reader",
                                     f"Comment {i} of the Prometheus run {tag}, long enough to be published.",
-                                    f"prom-{tag}-a{i % 7}") for i in range(400)]
+                                    f"prom-{tag}-a{i % 30}") for i in range(n)]
     produced = producer.produce(topics.submitted, events)
     for e in events:
         service.expect("published")
     wait_for("the lag back to 0", lambda: (lambda x: set(x) == {0, 1, 2} and not any(x.values()))(
         lag_by_partition(prometheus, topics.submitted)), timeout=60)
     wait_for("the consumed counter", lambda: float(api(prometheus, "query",
-             query='comment_ingest_consumed_total{job="comment-ingest"}')["result"][0]["value"][1]) == 400)
+             query='comment_ingest_consumed_total{job="comment-ingest"}')["result"][0]["value"][1]) == n)
     peak = {int(r["metric"]["partition"]): float(r["value"][1]) for r in api(
         prometheus, "query", query=f'max_over_time({LAG}{{topic="{topics.submitted}"}}[2m])')["result"]}
     print(f"Prometheus: max_over_time({LAG}[2m]) per partition = {peak}")

@@ -31,7 +31,7 @@ void batch_clear(struct batch *b)
 	b->n = 0;
 	b->nout = 0;
 	b->isolated = 0;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < STORE_RES__COUNT; i++) {
 		PQclear(b->rows_res[i]);
 		b->rows_res[i] = NULL;
 	}
@@ -111,12 +111,15 @@ int batch_take(struct batch *b, rd_kafka_message_t *m, const struct rules *rules
 		b->commit_offsets = rd_kafka_topic_partition_list_new(8);
 		b->first_offsets = rd_kafka_topic_partition_list_new(8);
 	}
-	batch_track_offsets(b->commit_offsets, b->first_offsets, b->cfg->topic_submitted, m->partition, m->offset);
+	const char *topic = b->cfg->topic_submitted;
+	batch_track_offsets(b->commit_offsets, b->first_offsets, topic, m->partition, m->offset);
 	if (batch_grow(b))
 		goto failed;
 	size_t i = b->n++;
 	struct slot *s = &b->slots[i];
 	memset(s, 0, sizeof(*s));
+	s->kind = SLOT_COMMENT;
+	s->topic = topic;
 	s->partition = m->partition;
 	s->offset = m->offset;
 	s->row_ix = -1;
@@ -137,7 +140,7 @@ int batch_take(struct batch *b, rd_kafka_message_t *m, const struct rules *rules
 			memcpy(s->key, m->key, m->key_len);
 			s->key_len = m->key_len;
 		}
-		rc = batch_reject(b, s);
+		rc = batch_reject(s);
 	} else {
 		rules_triage(rules, &s->c, now_us, &s->v);
 		b->lookup_slot[b->lookup.count] = i;
@@ -150,9 +153,9 @@ failed:
 	return rc;
 }
 
-int batch_reject(struct batch *b, struct slot *s)
+int batch_reject(struct slot *s)
 {
-	struct source src = {b->cfg->topic_submitted, s->partition, s->offset};
+	struct source src = {s->topic, s->partition, s->offset};
 	s->result = RES_REJECTED;
 	s->event = events_rejected(&src, s->payload, s->len, &s->c, &s->v);
 	return s->event ? 0 : -1;
@@ -165,18 +168,17 @@ int batch_add_row(struct batch *b, struct slot *s)
 	s->row_ix = b->rows.count;
 	b->row_slot[b->rows.count] = (size_t)(s - b->slots);
 	int rc = store_rows_add(&b->rows, &s->c, held ? "pending" : "published", reasons ? reasons : "[]",
-				b->cfg->topic_submitted, s->partition, s->offset);
+				s->topic, s->partition, s->offset);
 	free(reasons);
 	s->result = RES_PENDING;
 	return rc;
 }
 
 /* True when a stored row's source coordinates (as PostgreSQL's text) are this slot's message: a replay. */
-static int slot_is_source(const struct batch *b, const struct slot *s, const char *topic, const char *partition,
-			  const char *offset)
+static int slot_is_source(const struct slot *s, const char *topic, const char *partition, const char *offset)
 {
 	return strtol(partition, NULL, 10) == s->partition && strtoll(offset, NULL, 10) == s->offset &&
-	       strcmp(topic, b->cfg->topic_submitted) == 0;
+	       strcmp(topic, s->topic) == 0;
 }
 
 /* ---- deciding -------------------------------------------------------------------------------- */
@@ -273,7 +275,7 @@ const char *batch_decide(struct batch *b, PGresult *r, const struct rules *rules
 		struct slot *s = &b->slots[b->lookup_slot[k]];
 		int rc;
 		if (!PQgetisnull(r, k, LKO_SOURCE_TOPIC)) {
-			if (!slot_is_source(b, s, PQgetvalue(r, k, LKO_SOURCE_TOPIC), PQgetvalue(r, k, LKO_SOURCE_PARTITION),
+			if (!slot_is_source(s, PQgetvalue(r, k, LKO_SOURCE_TOPIC), PQgetvalue(r, k, LKO_SOURCE_PARTITION),
 					    PQgetvalue(r, k, LKO_SOURCE_OFFSET))) {
 				s->result = RES_DUPLICATE;
 				continue;
@@ -290,7 +292,7 @@ const char *batch_decide(struct batch *b, PGresult *r, const struct rules *rules
 			};
 			seen_history(&seen, b, b->lookup_slot[k], &h);
 			if (rules_apply_history(rules, &h, &s->v) == OUTCOME_REJECT) {
-				rc = batch_reject(b, s);
+				rc = batch_reject(s);
 			} else {
 				seen_add(&seen, b, b->lookup_slot[k]);
 				rc = batch_add_row(b, s);
@@ -354,10 +356,10 @@ void row_index_free(struct row_index *ix)
 	ix->order = NULL;
 }
 
-void batch_match_row(struct batch *b, struct slot *s, PGresult *rows, int r, int inserted_now)
+void batch_match_row(struct slot *s, PGresult *rows, int r, int inserted_now)
 {
 	if (!inserted_now) {
-		if (!slot_is_source(b, s, PQgetvalue(rows, r, OUT_SOURCE_TOPIC), PQgetvalue(rows, r, OUT_SOURCE_PARTITION),
+		if (!slot_is_source(s, PQgetvalue(rows, r, OUT_SOURCE_TOPIC), PQgetvalue(rows, r, OUT_SOURCE_PARTITION),
 				    PQgetvalue(rows, r, OUT_SOURCE_OFFSET))) {
 			s->result = RES_DUPLICATE;
 			return;
@@ -371,7 +373,7 @@ void batch_match_row(struct batch *b, struct slot *s, PGresult *rows, int r, int
 
 const char *batch_match(struct batch *b, PGresult **res)
 {
-	PGresult *inserted = res[0], *before = res[1];
+	PGresult *inserted = res[STORE_RES_ROWS], *before = res[STORE_RES_STORED];
 	struct row_index fresh = {0}, earlier = {0};
 	const char *err = NULL;
 	if (row_index_build(&fresh, inserted, OUT_COMMENT_ID) || row_index_build(&earlier, before, OUT_COMMENT_ID)) {
@@ -384,7 +386,7 @@ const char *batch_match(struct batch *b, PGresult **res)
 			continue;
 		int r = row_index_find(&fresh, s->c.comment_id);
 		if (r >= 0) {
-			batch_match_row(b, s, inserted, r, 1);
+			batch_match_row(s, inserted, r, 1);
 			continue;
 		}
 		r = row_index_find(&earlier, s->c.comment_id);
@@ -392,7 +394,7 @@ const char *batch_match(struct batch *b, PGresult **res)
 			err = "a stored comment was not found";
 			goto done;
 		}
-		batch_match_row(b, s, before, r, 0);
+		batch_match_row(s, before, r, 0);
 	}
 done:
 	row_index_free(&fresh);

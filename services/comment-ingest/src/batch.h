@@ -16,9 +16,16 @@
 
 enum slot_result { RES_PENDING, RES_PUBLISHED, RES_HELD, RES_REJECTED, RES_DUPLICATE };
 
+/* What a consumed message is, by the topic it was read from. */
+enum slot_kind {
+	SLOT_COMMENT, /* a comment-submitted event (cfg->topic_submitted) */
+};
+
 /* One consumed message and what became of it. */
 struct slot {
-	int32_t partition; /* where the message was read from (of cfg->topic_submitted) */
+	enum slot_kind kind;
+	const char *topic; /* where the message was read from: one of cfg's input topics */
+	int32_t partition;
 	int64_t offset;
 	char *payload;     /* a copy of the message's value: a rejection carries it */
 	size_t len;
@@ -53,7 +60,7 @@ struct batch {
 	struct store_rows rows;
 	size_t *row_slot;      /* store row -> slot index */
 	int isolated;          /* its rows were stored one at a time (row isolation) */
-	PGresult *rows_res[2]; /* the stored rows its events are built from, off the loop */
+	PGresult *rows_res[STORE_RES__COUNT]; /* what PostgreSQL answered: its events are built from it, off the loop */
 	struct kafka_out *out;
 	size_t nout;
 	rd_kafka_topic_partition_list_t *commit_offsets; /* next offset per partition */
@@ -92,8 +99,8 @@ void batch_track_offsets(rd_kafka_topic_partition_list_t *commit, rd_kafka_topic
 const char *batch_decide(struct batch *b, PGresult *lookup, const struct rules *rules);
 
 /*
- * PostgreSQL committed the rows (store_submit: res[0] inserted now, res[1]
- * stored before). Each slot's stored row is found: inserted now, or stored
+ * PostgreSQL committed the rows (store_submit: res[STORE_RES_ROWS] inserted
+ * now, res[STORE_RES_STORED] stored before). Each slot's stored row is found: inserted now, or stored
  * before from this message's coordinates (a replay) -> its event is built from
  * the row; from other coordinates -> a duplicate. Returns NULL, or what went wrong.
  */
@@ -114,10 +121,10 @@ void row_index_free(struct row_index *ix);
  * Matches one slot to its stored row r of rows: inserted_now, or stored
  * before (a replay from the same coordinates, a duplicate from others).
  */
-void batch_match_row(struct batch *b, struct slot *s, PGresult *rows, int r, int inserted_now);
+void batch_match_row(struct slot *s, PGresult *rows, int r, int inserted_now);
 
 /* Rejects a slot with its verdict's reason; its event is built now. Returns 0 or -1 (no memory). */
-int batch_reject(struct batch *b, struct slot *s);
+int batch_reject(struct slot *s);
 
 /* Adds a slot's comment to the rows to store, as published or pending with its reasons. Returns 0 or -1. */
 int batch_add_row(struct batch *b, struct slot *s);

@@ -283,7 +283,7 @@ static void batch_looked_up(struct store *st, const struct store_error *err, PGr
 		return;
 	}
 	b->phase_ns[PH_LOOKED_UP] = uv_hrtime();
-	const char *why = batch_decide(b, res[0], &p->rules);
+	const char *why = batch_decide(b, res[STORE_RES_LOOKUP], &p->rules);
 	if (why)
 		front_fail(p, STAGE_LOOKUP, internal_cause(why), why);
 	else if (b->rows.count == 0)
@@ -304,7 +304,8 @@ static void batch_stored(struct store *st, const struct store_error *err, PGresu
 	(void)st;
 	struct pipeline *p = arg;
 	struct batch *b = p->front;
-	if (err && !p->failed && !p->fatal && !b->isolated && isolate_row_can_cause(err->sqlstate)) {
+	if (err && err->step == STORE_STEP_ROWS && !p->failed && !p->fatal && !b->isolated &&
+	    isolate_row_can_cause(err->sqlstate)) {
 		log_debug("postgres refused the batch; storing its rows one at a time", "sqlstate", err->sqlstate,
 			  "error", err->message);
 		metrics.isolations++;
@@ -333,7 +334,7 @@ static void batch_stored(struct store *st, const struct store_error *err, PGresu
 		snprintf(n, sizeof(n), "%d", refused);
 		log_warn("postgres refused rows; they are rejected with storage_refused", "rows", n);
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < STORE_RES__COUNT; i++) {
 		b->rows_res[i] = res[i];
 		res[i] = NULL; /* now owned by the batch: its events are built off the loop */
 	}

@@ -108,13 +108,18 @@ struct store {
 	struct log_repeat down_log; /* a connection that keeps failing is logged once, then counted */
 	store_state_cb state_cb;
 	void *arg;
-	/* the request in flight */
+	/* the request in flight: its statements in the order sent, each with its result slot and step */
 	store_done_cb done_cb;
-	PGresult *res[2];
-	int nres;
-	int want; /* results the request returns */
+	PGresult *res[STORE_RES__COUNT];
+	int nstmt;                    /* statements sent */
+	int stmt;                     /* statements whose results have ended */
+	int in_stmt;                  /* a result of statement `stmt` arrived; its end has not */
+	int slot[STORE_RES__COUNT];   /* statement -> enum store_res */
+	enum store_step step[STORE_RES__COUNT];
+	int got;                      /* results received */
 	char *err;          /* the request's first error, one line */
 	char err_state[6];  /* and its SQLSTATE ("" when none) */
+	enum store_step err_step; /* and the part of the request that failed */
 	/* closing */
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -329,24 +334,49 @@ static int store_watch(struct store *s, int events)
 
 static void clear_batch(struct store *s)
 {
-	for (int i = 0; i < s->nres; i++)
+	for (int i = 0; i < STORE_RES__COUNT; i++) {
 		PQclear(s->res[i]); /* NULL when the callback took it */
-	s->nres = 0;
+		s->res[i] = NULL;
+	}
+	s->nstmt = s->stmt = s->in_stmt = s->got = 0;
 	free(s->err);
 	s->err = NULL;
 	s->err_state[0] = '\0';
+	s->err_step = STORE_STEP_NONE;
 }
 
-/* Ends the in-flight batch (if any) with the error (sqlstate "" when none) or the results collected. */
-static void finish_batch(struct store *s, const char *sqlstate, const char *err)
+/* The part of the request whose results are being read (or were, when all have ended). */
+static enum store_step current_step(const struct store *s)
+{
+	if (s->nstmt == 0)
+		return STORE_STEP_NONE;
+	return s->step[s->stmt < s->nstmt ? s->stmt : s->nstmt - 1];
+}
+
+/*
+ * Ends the in-flight request (if any) with the error (sqlstate "" when none)
+ * or the results collected. The store forgets the request before calling
+ * back, so that the callback may send the next one at once; what the
+ * callback does not take is freed after it.
+ */
+static void finish_batch(struct store *s, const char *sqlstate, const char *err, enum store_step step)
 {
 	store_done_cb cb = s->done_cb;
 	s->done_cb = NULL;
-	if (!cb)
-		return;
-	struct store_error e = {sqlstate ? sqlstate : "", err};
-	cb(s, err ? &e : NULL, err ? NULL : s->res, s->arg);
+	PGresult *res[STORE_RES__COUNT];
+	char state[sizeof(s->err_state)], *owned = s->err;
+	snprintf(state, sizeof(state), "%s", sqlstate ? sqlstate : "");
+	memcpy(res, s->res, sizeof(res));
+	memset(s->res, 0, sizeof(s->res));
+	s->err = NULL; /* err may be it: freed after the callback */
 	clear_batch(s);
+	if (cb) {
+		struct store_error e = {state, err, step};
+		cb(s, err ? &e : NULL, err ? NULL : res, s->arg);
+	}
+	for (int i = 0; i < STORE_RES__COUNT; i++)
+		PQclear(res[i]); /* NULL when the callback took it */
+	free(owned);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -382,8 +412,7 @@ static void store_fail(struct store *s, const char *what)
 		PQfinish(s->conn);
 	s->conn = NULL;
 	s->state = ST_DOWN;
-	finish_batch(s, "", msg[0] ? msg : what);
-	clear_batch(s);
+	finish_batch(s, "", msg[0] ? msg : what, current_step(s));
 	if (s->state == ST_CLOSED)
 		return; /* the callback closed the store */
 	if (was_ready && s->state_cb)
@@ -495,26 +524,33 @@ static int setup_results(struct store *s)
 	return 0;
 }
 
-/* Collects the batch's results: insert, select, then the pipeline sync that ends it. */
+/* Collects the request's results, statement by statement, then the pipeline sync that ends it. */
 static int batch_results(struct store *s)
 {
 	while (s->conn && s->state == ST_BUSY && !PQisBusy(s->conn)) {
 		PGresult *r = PQgetResult(s->conn);
-		if (!r)
-			continue; /* the end of one query's results; the next query follows */
+		if (!r) {
+			/* The end of a statement's results (libpq may also answer NULL before the first one). */
+			s->stmt += s->in_stmt;
+			s->in_stmt = 0;
+			continue;
+		}
 		ExecStatusType st = PQresultStatus(r);
+		s->in_stmt = st != PGRES_PIPELINE_SYNC;
 		if (st == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
 			s->state = ST_READY;
-			finish_batch(s, s->err_state, s->err ? s->err : (s->nres == s->want ? NULL : "missing results"));
-			clear_batch(s);
+			finish_batch(s, s->err_state, s->err ? s->err : (s->got == s->nstmt ? NULL : "missing results"),
+				     s->err_step);
 			return 0;
 		}
-		if (st == PGRES_TUPLES_OK && s->nres < 2) {
-			s->res[s->nres++] = r;
+		if (st == PGRES_TUPLES_OK && s->stmt < s->nstmt && !s->res[s->slot[s->stmt]]) {
+			s->res[s->slot[s->stmt]] = r;
+			s->got++;
 			continue;
 		}
 		if (!s->err) {
+			s->err_step = current_step(s);
 			const char *m = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted"
 									: PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 			const char *state = st == PGRES_PIPELINE_ABORTED ? NULL : PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -635,15 +671,29 @@ const char *store_status(const struct store *s)
 	return s->status[0] ? s->status : s->state == ST_SETUP ? "setting up" : "connecting";
 }
 
-/* Marks a request sent: it is the one in flight until its pipeline sync arrives. */
-static int store_sent(struct store *s, int ok, int want, store_done_cb done_cb)
+/* Queues one prepared statement of a request; its result goes to slot, its failure names step. */
+static int store_send(struct store *s, const char *stmt, int nparams, const char *const *params, enum store_res slot,
+		      enum store_step step)
+{
+	if (!PQsendQueryPrepared(s->conn, stmt, nparams, params, NULL, NULL, 0))
+		return 0;
+	s->slot[s->nstmt] = slot;
+	s->step[s->nstmt] = step;
+	s->nstmt++;
+	return 1;
+}
+
+/*
+ * Marks a request sent: it is the one in flight until its pipeline sync
+ * arrives. Its statements form one implicit transaction, which the sync commits.
+ */
+static int store_sent(struct store *s, int ok, store_done_cb done_cb)
 {
 	if (!ok || !PQpipelineSync(s->conn) || store_flush(s)) {
 		store_fail(s, "send");
 		return -1;
 	}
 	s->state = ST_BUSY;
-	s->want = want;
 	s->done_cb = done_cb;
 	return 0;
 }
@@ -661,8 +711,8 @@ int store_lookup(struct store *s, struct store_lookup *l, store_done_cb done_cb)
 			return -1;
 	params[LK__COUNT] = rate;
 	params[LK__COUNT + 1] = dup;
-	int ok = PQsendQueryPrepared(s->conn, "lookup_comments", LK__COUNT + 2, params, NULL, NULL, 0);
-	return store_sent(s, ok, 1, done_cb);
+	int ok = store_send(s, "lookup_comments", LK__COUNT + 2, params, STORE_RES_LOOKUP, STORE_STEP_LOOKUP);
+	return store_sent(s, ok, done_cb);
 }
 
 /* Sends one transaction: the insert statement with the rows' arrays, then the read-back with their comment_ids. */
@@ -675,9 +725,9 @@ static int store_send_rows(struct store *s, struct store_rows *rows, const char 
 	for (int i = 0; i < COL__COUNT; i++)
 		if (!(params[i] = pgarr_finish(&rows->col[i])))
 			return -1;
-	int ok = PQsendQueryPrepared(s->conn, insert, COL__COUNT, params, NULL, NULL, 0) &&
-		 PQsendQueryPrepared(s->conn, read_back, 1, params, NULL, NULL, 0);
-	return store_sent(s, ok, 2, done_cb);
+	int ok = store_send(s, insert, COL__COUNT, params, STORE_RES_ROWS, STORE_STEP_ROWS) &&
+		 store_send(s, read_back, 1, params, STORE_RES_STORED, STORE_STEP_ROWS);
+	return store_sent(s, ok, done_cb);
 }
 
 int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb)
@@ -692,8 +742,7 @@ int store_submit_each(struct store *s, struct store_rows *rows, store_done_cb do
 
 void store_close(struct store *s, void (*close_cb)(void *arg), void *arg)
 {
-	finish_batch(s, "", "closing");
-	clear_batch(s);
+	finish_batch(s, "", "closing", STORE_STEP_NONE);
 	s->state = ST_CLOSED;
 	s->close_cb = close_cb;
 	s->close_arg = arg;

@@ -66,22 +66,38 @@ struct store;
 /* Called on the loop whenever the connection becomes usable (ready=1) or is lost (ready=0). */
 typedef void (*store_state_cb)(struct store *s, int ready, void *arg);
 
+/* Where a request's results land in the array its callback gets (NULL for a statement not sent). */
+enum store_res {
+	STORE_RES_LOOKUP = 0, /* store_lookup: one row per looked-up comment (enum lookup_out) */
+	STORE_RES_ROWS = 0,   /* store_submit: the rows inserted now; store_submit_each: each row's outcome */
+	STORE_RES_STORED = 1, /* store_submit: the rows stored before; store_submit_each: every stored row */
+	STORE_RES__COUNT = 2,
+};
+
+/* Which part of a request failed. */
+enum store_step {
+	STORE_STEP_NONE,   /* no statement: e.g. the connection was lost before any was sent */
+	STORE_STEP_LOOKUP, /* store_lookup's statement */
+	STORE_STEP_ROWS,   /* storing the batch's rows */
+};
+
 /*
  * A failed request: PostgreSQL's SQLSTATE (empty when no server answered,
  * e.g. the connection was lost) and the error as one line: the server's
  * primary message (never its DETAIL, which may quote a row), or libpq's
- * whole connection error.
+ * whole connection error; step says which part of the request it was.
  */
 struct store_error {
 	const char *sqlstate;
 	const char *message;
+	enum store_step step;
 };
 
 /*
  * Called on the loop when a request ends: err is NULL on success and res
- * holds its results in order. They stay owned by the store and are valid
- * only during the call, unless the callback takes one: it sets res[i] to
- * NULL and must PQclear() it later.
+ * holds its results by enum store_res. They stay owned by the store and are
+ * valid only during the call, unless the callback takes one: it sets res[i]
+ * to NULL and must PQclear() it later.
  */
 typedef void (*store_done_cb)(struct store *s, const struct store_error *err, PGresult **res, void *arg);
 
@@ -96,8 +112,8 @@ const char *store_status(const struct store *s);
 /*
  * Looks up, in one round trip, what decides new comments: whether each
  * comment_id is stored already (and from which coordinates), and the
- * author's and content's history. res[0] has one row per comment (enum
- * lookup_out). Returns 0 when sent (done_cb follows exactly once), or -1
+ * author's and content's history. res[STORE_RES_LOOKUP] has one row per
+ * comment (enum lookup_out). Returns 0 when sent (done_cb follows exactly once), or -1
  * when the store is not ready (done_cb is not called).
  */
 int store_lookup(struct store *s, struct store_lookup *l, store_done_cb done_cb);
@@ -105,18 +121,18 @@ int store_lookup(struct store *s, struct store_lookup *l, store_done_cb done_cb)
 /*
  * Runs one transaction: insert the rows (skipping comment_ids already
  * stored), then read back the rows of the comment_ids it skipped, in one
- * round trip. res[0] holds the rows inserted now and res[1] the rows of the
- * batch's comment_ids stored before (both enum store_out). Returns as
- * store_lookup.
+ * round trip. res[STORE_RES_ROWS] holds the rows inserted now and
+ * res[STORE_RES_STORED] the rows of the batch's comment_ids stored before
+ * (both enum store_out). Returns as store_lookup.
  */
 int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb);
 
 /*
  * Row isolation: stores the same rows again in one transaction, one at a
  * time in order, each under its own savepoint, after a canary (see
- * sql/003_row_isolation.sql). res[0] has one row per input row (enum
- * each_out: inserted, skipped or refused with SQLSTATE and message), res[1]
- * the stored rows of every comment_id of the batch, whoever stored them
+ * sql/003_row_isolation.sql). res[STORE_RES_ROWS] has one row per input row
+ * (enum each_out: inserted, skipped or refused with SQLSTATE and message),
+ * res[STORE_RES_STORED] the stored rows of every comment_id of the batch, whoever stored them
  * (enum store_out). Fails as a whole when PostgreSQL refuses the canary too,
  * or with an error no row can cause. Returns as store_lookup.
  */

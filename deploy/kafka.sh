@@ -20,9 +20,12 @@ BOOTSTRAP="$HOST:$PORT"
 PARTITIONS=3
 TOPICS=(
   "${TOPIC_SUBMITTED:-comment-submitted}"
+  "${TOPIC_DECIDED:-moderation-decided}"
   "${TOPIC_PUBLISHED:-comment-published}"
   "${TOPIC_MODERATION:-moderation-needed}"
   "${TOPIC_REJECTED:-comment-rejected}"
+  "${TOPIC_MODERATED:-comment-moderated}"
+  "${TOPIC_DECISION_REJECTED:-moderation-decision-rejected}"
 )
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 

@@ -27,6 +27,9 @@ DOCUMENTED_CONFIG = {
     "TOPIC_PUBLISHED",
     "TOPIC_MODERATION",
     "TOPIC_REJECTED",
+    "TOPIC_DECIDED",
+    "TOPIC_MODERATED",
+    "TOPIC_DECISION_REJECTED",
     "DATABASE_URL",
     "HTTP_ADDR",
     "HTTP_PORT",
@@ -39,6 +42,9 @@ TOPIC_DEFAULTS = {
     "TOPIC_PUBLISHED": "comment-published",
     "TOPIC_MODERATION": "moderation-needed",
     "TOPIC_REJECTED": "comment-rejected",
+    "TOPIC_DECIDED": "moderation-decided",
+    "TOPIC_MODERATED": "comment-moderated",
+    "TOPIC_DECISION_REJECTED": "moderation-decision-rejected",
 }
 SERVICES = {"kafka", "postgres", "kafka-init", "comment-ingest"}
 KAFKA_IMAGE = "apache/kafka:3.9.1"
@@ -218,7 +224,7 @@ def test_kafka_init_creates_the_service_topics(services):
     env = env_of(services["comment-ingest"])
     configured = {env.get(name, default) for name, default in TOPIC_DEFAULTS.items()}
     assert {t for t, _, _ in topics} == configured
-    assert len(topics) == 4
+    assert len(topics) == len(TOPIC_DEFAULTS)
     assert all(p == 3 and rf == 1 for _, p, rf in topics), topics
 
 

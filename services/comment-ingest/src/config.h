@@ -12,9 +12,12 @@ struct config {
 	char *group_id;
 	char *transactional_id;
 	char *topic_submitted;
+	char *topic_decided;   /* input: moderation decisions */
 	char *topic_published;
 	char *topic_moderation;
 	char *topic_rejected;
+	char *topic_moderated;          /* output: comments a moderator rejected */
+	char *topic_decision_rejected;  /* output: bad moderation decisions */
 	char *database_url;
 	char *http_addr;
 	int http_port;

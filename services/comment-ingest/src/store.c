@@ -14,10 +14,14 @@
 #define BACKOFF_MAX_MS 5000
 #define MIGRATION_LOCK_KEY 0x636f6d6d /* "comm" */
 
-/* A stored row as events are built from it: the columns of enum store_out. */
+/*
+ * A stored row as events are built from it: the columns of enum store_out.
+ * The status is the one the comment was accepted with: a moderation decision
+ * may have changed it since, and a submission's event must not change with it.
+ */
 #define OUT_COLUMNS                                                                                \
-	"comment_id::text, article_id, author_id, author_display_name, parent_id::text, body, status," \
-	" reasons::text,"                                                                              \
+	"comment_id::text, article_id, author_id, author_display_name, parent_id::text, body,"       \
+	" coalesce(accepted_status, status), reasons::text,"                                           \
 	" to_char(submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"             \
 	" to_char(accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"              \
 	" source_topic, source_partition, source_offset"
@@ -71,6 +75,18 @@ static const char insert_each_sql[] =
 static const char select_all_sql[] =
 	"SELECT " OUT_COLUMNS " FROM comments WHERE comment_id = ANY (ARRAY(SELECT x::uuid FROM unnest($1::text[]) x"
 	" WHERE x ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'))";
+
+/*
+ * Applies a batch's decisions after its rows, in the same transaction
+ * (sql/004_moderation_decisions.sql): one row per decision, enum decision_out.
+ */
+static const char apply_decisions_sql[] =
+	"SELECT comment_id, article_id, author_id, author_display_name, parent_id, body, status, reasons,"
+	" submitted_at, accepted_at, source_topic, source_partition, source_offset, ord, outcome, replay,"
+	" from_status, to_status, decided_at, decision_source_topic, decision_source_partition,"
+	" decision_source_offset"
+	" FROM comment_ingest_apply_decisions($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],"
+	" $6::text[], $7::timestamptz[], $8::text[], $9::int[], $10::bigint[]) ORDER BY ord";
 
 /*
  * Before the migrations: the text the service sends is UTF-8, and the
@@ -222,6 +238,36 @@ int store_lookup_add(struct store_lookup *l, const struct comment *c, const char
 	if (pgarrs_add_row(l->col, vals, LK__COUNT))
 		return -1;
 	l->count++;
+	return 0;
+}
+
+void store_decisions_reset(struct store_decisions *d)
+{
+	pgarrs_reset(d->col, DC__COUNT);
+	d->count = 0;
+}
+
+void store_decisions_free(struct store_decisions *d)
+{
+	pgarrs_free(d->col, DC__COUNT);
+	memset(d, 0, sizeof(*d));
+}
+
+int store_decisions_add(struct store_decisions *d, const struct decision *dec, const char *topic, int32_t partition,
+			int64_t offset)
+{
+	char part[16], off[24];
+	snprintf(part, sizeof(part), "%d", (int)partition);
+	snprintf(off, sizeof(off), "%lld", (long long)offset);
+	const char *vals[DC__COUNT] = {
+		[DC_DECISION_ID] = dec->decision_id, [DC_COMMENT_ID] = dec->comment_id,
+		[DC_ARTICLE_ID] = dec->article_id, [DC_DECISION] = decision_kind_name(dec->kind),
+		[DC_MODERATOR_ID] = dec->moderator_id, [DC_NOTE] = dec->note, [DC_DECIDED_AT] = dec->decided_at,
+		[DC_SOURCE_TOPIC] = topic, [DC_SOURCE_PARTITION] = part, [DC_SOURCE_OFFSET] = off,
+	};
+	if (pgarrs_add_row(d->col, vals, DC__COUNT))
+		return -1;
+	d->count++;
 	return 0;
 }
 
@@ -452,7 +498,7 @@ static char *migrations_sql(void)
 	return sql;
 }
 
-/* Sends the next setup step: 0 encoding and migrations, 1-5 prepared statements, then pipeline mode. */
+/* Sends the next setup step: 0 encoding and migrations, 1-6 prepared statements, then pipeline mode. */
 static int setup_send(struct store *s)
 {
 	int ok;
@@ -477,6 +523,9 @@ static int setup_send(struct store *s)
 		break;
 	case 5:
 		ok = PQsendPrepare(s->conn, "select_all", select_all_sql, 1, NULL);
+		break;
+	case 6:
+		ok = PQsendPrepare(s->conn, "apply_decisions", apply_decisions_sql, DC__COUNT, NULL);
 		break;
 	default: {
 		if (!PQenterPipelineMode(s->conn))
@@ -715,29 +764,41 @@ int store_lookup(struct store *s, struct store_lookup *l, store_done_cb done_cb)
 	return store_sent(s, ok, done_cb);
 }
 
-/* Sends one transaction: the insert statement with the rows' arrays, then the read-back with their comment_ids. */
-static int store_send_rows(struct store *s, struct store_rows *rows, const char *insert, const char *read_back,
-			   store_done_cb done_cb)
+/*
+ * Sends one transaction: the insert statement with the rows' arrays and the
+ * read-back with their comment_ids, then the decisions; a part with nothing
+ * to do is left out.
+ */
+static int store_send_batch(struct store *s, struct store_rows *rows, const char *insert, const char *read_back,
+			    struct store_decisions *decisions, store_done_cb done_cb)
 {
-	if (s->state != ST_READY)
+	if (s->state != ST_READY || (rows->count == 0 && decisions->count == 0))
 		return -1;
-	const char *params[COL__COUNT];
-	for (int i = 0; i < COL__COUNT; i++)
+	const char *params[COL__COUNT], *dparams[DC__COUNT];
+	for (int i = 0; rows->count && i < COL__COUNT; i++)
 		if (!(params[i] = pgarr_finish(&rows->col[i])))
 			return -1;
-	int ok = store_send(s, insert, COL__COUNT, params, STORE_RES_ROWS, STORE_STEP_ROWS) &&
-		 store_send(s, read_back, 1, params, STORE_RES_STORED, STORE_STEP_ROWS);
+	for (int i = 0; decisions->count && i < DC__COUNT; i++)
+		if (!(dparams[i] = pgarr_finish(&decisions->col[i])))
+			return -1;
+	int ok = 1;
+	if (rows->count)
+		ok = store_send(s, insert, COL__COUNT, params, STORE_RES_ROWS, STORE_STEP_ROWS) &&
+		     store_send(s, read_back, 1, params, STORE_RES_STORED, STORE_STEP_ROWS);
+	if (ok && decisions->count)
+		ok = store_send(s, "apply_decisions", DC__COUNT, dparams, STORE_RES_DECISIONS, STORE_STEP_DECISIONS);
 	return store_sent(s, ok, done_cb);
 }
 
-int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb)
+int store_submit(struct store *s, struct store_rows *rows, struct store_decisions *decisions, store_done_cb done_cb)
 {
-	return store_send_rows(s, rows, "insert_comments", "select_comments", done_cb);
+	return store_send_batch(s, rows, "insert_comments", "select_comments", decisions, done_cb);
 }
 
-int store_submit_each(struct store *s, struct store_rows *rows, store_done_cb done_cb)
+int store_submit_each(struct store *s, struct store_rows *rows, struct store_decisions *decisions,
+		      store_done_cb done_cb)
 {
-	return store_send_rows(s, rows, "insert_each", "select_all", done_cb);
+	return store_send_batch(s, rows, "insert_each", "select_all", decisions, done_cb);
 }
 
 void store_close(struct store *s, void (*close_cb)(void *arg), void *arg)

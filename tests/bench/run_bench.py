@@ -136,6 +136,10 @@ class Service:
             "TOPIC_PUBLISHED": topics["published"],
             "TOPIC_MODERATION": topics["moderation"],
             "TOPIC_REJECTED": topics["rejected"],
+            # the bench sends no decisions, but the service reads this input too: an empty one of its own
+            "TOPIC_DECIDED": topics["decided"],
+            "TOPIC_MODERATED": topics["moderated"],
+            "TOPIC_DECISION_REJECTED": topics["decision_rejected"],
             "HTTP_ADDR": "127.0.0.1",
             "HTTP_PORT": str(self.port),
             "RULES_FILE": str(RULES_FILE),
@@ -374,8 +378,9 @@ def run(args) -> int:
         "targets": TARGETS,
         "checks": {},
     }
-    topics = {k: f"{run_id}-{k}" for k in ("submitted", "published", "moderation", "rejected")}
-    lat_topics = {k: f"{run_id}-lat-{k}" for k in ("submitted", "published", "moderation", "rejected")}
+    kinds = ("submitted", "published", "moderation", "rejected", "decided", "moderated", "decision_rejected")
+    topics = {k: f"{run_id}-{k}" for k in kinds}
+    lat_topics = {k: f"{run_id}-lat-{k}" for k in kinds}
     naive_out = f"{run_id}-naive-out"
     all_topics = list(topics.values()) + list(lat_topics.values()) + [naive_out]
     copy_table, naive_table = f"bench.copy_{tag}", f"bench.naive_{tag}"

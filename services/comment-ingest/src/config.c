@@ -26,7 +26,7 @@ static const struct var_doc vars[] = {
 	{"TOPIC_DECIDED", "moderation-decided", "input: moderators' decisions (approve, reject)"},
 	{"TOPIC_PUBLISHED", "comment-published", "output: accepted comments, and comments a moderator approved"},
 	{"TOPIC_MODERATION", "moderation-needed", "output: held comments"},
-	{"TOPIC_REJECTED", "comment-rejected", "output: rejected events"},
+	{"TOPIC_REJECTED", "comment-rejected", "output: rejected submissions"},
 	{"TOPIC_MODERATED", "comment-moderated", "output: comments a moderator rejected or took down"},
 	{"TOPIC_DECISION_REJECTED", "moderation-decision-rejected", "output: bad moderation decisions"},
 	{"DATABASE_URL", CONFIG_DEFAULT_DATABASE_URL, "PostgreSQL connection URI (password never logged)"},

@@ -2,12 +2,13 @@
 """The `make run` demo: sends the article's five reader comments, one comment that is too short and
 one with a link to a running comment-ingest, waits for each outcome, and prints what became of it.
 Every comment is submitted now (in its seed offset, e.g. +05:30): the rules reject a submitted_at
-more than 7 days old.
+more than 7 days old. Then a moderator approves the held comment (a decision on moderation-decided),
+and the demo shows it published: its comment-published event and its row.
 
 The service must already run (the Makefile starts it) on the default topics and HTTP port.
 Reads deploy/demo/seed-comments.json. Configuration from the environment (SPEC defaults):
 KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL, TOPIC_SUBMITTED, TOPIC_PUBLISHED, TOPIC_MODERATION,
-TOPIC_REJECTED, HTTP_PORT (8080), DEMO_HTTP_HOST (127.0.0.1), DEMO_TIMEOUT (30 seconds).
+TOPIC_REJECTED, TOPIC_DECIDED, HTTP_PORT (8080), DEMO_HTTP_HOST (127.0.0.1), DEMO_TIMEOUT (30 seconds).
 Exit status 0 when every outcome appeared in time, 1 otherwise, 2 when the service is not ready.
 """
 
@@ -34,6 +35,7 @@ T_SUBMITTED = os.environ.get("TOPIC_SUBMITTED") or "comment-submitted"
 T_PUBLISHED = os.environ.get("TOPIC_PUBLISHED") or "comment-published"
 T_MODERATION = os.environ.get("TOPIC_MODERATION") or "moderation-needed"
 T_REJECTED = os.environ.get("TOPIC_REJECTED") or "comment-rejected"
+T_DECIDED = os.environ.get("TOPIC_DECIDED") or "moderation-decided"
 HTTP_HOST = os.environ.get("DEMO_HTTP_HOST") or "127.0.0.1"
 HTTP_PORT = int(os.environ.get("HTTP_PORT") or "8080")
 TIMEOUT = float(os.environ.get("DEMO_TIMEOUT") or "30")
@@ -116,6 +118,62 @@ def high_watermarks(consumer, topics):
     return out
 
 
+def approve_held(consumer, producer, subs, seen):
+    """A moderator approves the held comment: one decision on moderation-decided; waits for the
+    comment-published event it makes, and prints it with the comment's row. Returns True when the
+    comment is published."""
+    held = [(label, e) for label, e, expected in subs if expected == "held" and e["comment_id"] in seen]
+    if not held:
+        return False
+    label, e = held[0]
+    decision = {
+        "schema_version": 1,
+        "decision_id": str(uuid.uuid4()),
+        "comment_id": e["comment_id"],
+        "article_id": e["article_id"],
+        "decision": "approve",
+        "moderator": {"id": "moderator-7"},
+        "note": "The link is the official transcript.",
+        "decided_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    producer.produce(T_DECIDED, key=e["article_id"].encode(), value=json.dumps(decision).encode())
+    producer.flush(10)
+    print(f"\nA moderator approves the held comment of {label} (decision {decision['decision_id']} on {T_DECIDED}):")
+    event = None
+    deadline = time.monotonic() + TIMEOUT
+    while event is None and time.monotonic() < deadline:
+        msg = consumer.poll(0.2)
+        if msg is None or msg.error() or msg.topic() != T_PUBLISHED:
+            continue
+        try:
+            out = json.loads(msg.value())
+        except (TypeError, ValueError):
+            continue
+        if (out.get("moderation") or {}).get("decision_id") == decision["decision_id"]:
+            event = (msg.partition(), msg.offset(), out)
+    row = record = None
+    try:
+        with psycopg.connect(DATABASE_URL, connect_timeout=10) as conn:
+            row = conn.execute("SELECT status, accepted_status FROM comments WHERE comment_id = %s",
+                               (e["comment_id"],)).fetchone()
+            record = conn.execute("SELECT from_status, to_status, moderator_id FROM moderation_decisions "
+                                  "WHERE decision_id = %s", (decision["decision_id"],)).fetchone()
+    except psycopg.Error as err:
+        log(f"PostgreSQL query failed: {err}")
+    if event is None:
+        print(f"  no comment-published event within {TIMEOUT:.0f}s")
+        return False
+    part, off, out = event
+    m = out["moderation"]
+    print(f"  {T_PUBLISHED}[{part}]@{off}: status {out['status']}, moderation: {m['from_status']} -> published "
+          f"by decision {m['decision_id']}")
+    if row:
+        print(f"  row: status {row[0]} (accepted as {row[1]})")
+    if record:
+        print(f"  moderation_decisions: {record[0]} -> {record[1]} by {record[2]}")
+    return out["status"] == "published" and bool(row) and row[0] == "published"
+
+
 def main():
     seed = json.loads(SEED.read_text(encoding="utf-8"))
     if not wait_ready(TIMEOUT):
@@ -168,7 +226,6 @@ def main():
         cid = out.get("comment_id") if isinstance(out, dict) else None
         if cid in wanted and cid not in seen:
             seen[cid] = (msg.topic(), msg.partition(), msg.offset(), out)
-    consumer.close()
 
     rows = {}
     try:
@@ -208,6 +265,9 @@ def main():
         if i == 0:
             print("  ".join("-" * w for w in widths))
 
+    approved = approve_held(consumer, producer, subs, seen)
+    consumer.close()
+
     try:
         status, body = http_get("/metrics")
     except OSError as e:
@@ -225,6 +285,9 @@ def main():
 
     if missing:
         log(f"{missing} of {len(subs)} outcomes did not appear within {TIMEOUT:.0f}s")
+        return 1
+    if not approved:
+        log("the held comment was not published after its approval")
         return 1
     if unexpected:
         log(f"{unexpected} of {len(subs)} outcomes differ from what was expected")

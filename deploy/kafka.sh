@@ -32,9 +32,12 @@ SASL_CLIENT_CONF="$RUN/client-sasl-ssl.properties" # kcat -F / KAFKA_CONFIG_FILE
 PARTITIONS=3
 TOPICS=(
   "${TOPIC_SUBMITTED:-comment-submitted}"
+  "${TOPIC_DECIDED:-moderation-decided}"
   "${TOPIC_PUBLISHED:-comment-published}"
   "${TOPIC_MODERATION:-moderation-needed}"
   "${TOPIC_REJECTED:-comment-rejected}"
+  "${TOPIC_MODERATED:-comment-moderated}"
+  "${TOPIC_DECISION_REJECTED:-moderation-decision-rejected}"
 )
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-60}"
 

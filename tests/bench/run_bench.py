@@ -82,6 +82,9 @@ TARGETS = {
     "rules_over_parse": 0.8,   # the rules path against jansson parsing the same events alone
     "peak_rss_mib": 64.0,
 }
+# Every topic the service reads or writes: each run gets its own (the bench sends no decisions, but
+# the service reads that input too).
+TOPIC_KINDS = ("submitted", "published", "moderation", "rejected", "decided", "moderated", "decision_rejected")
 # The service's phases (comment_ingest_phase_duration_seconds), in the order a comment meets them.
 PHASES = ("fetch", "collect", "lookup", "store", "wait", "build", "produce", "offsets", "commit")
 
@@ -152,6 +155,10 @@ class Service:
             "TOPIC_PUBLISHED": topics["published"],
             "TOPIC_MODERATION": topics["moderation"],
             "TOPIC_REJECTED": topics["rejected"],
+            # the bench sends no decisions, but the service reads this input too: an empty one of its own
+            "TOPIC_DECIDED": topics["decided"],
+            "TOPIC_MODERATED": topics["moderated"],
+            "TOPIC_DECISION_REJECTED": topics["decision_rejected"],
             "HTTP_ADDR": "127.0.0.1",
             "HTTP_PORT": str(self.port),
             "RULES_FILE": str(RULES_FILE),
@@ -429,7 +436,7 @@ class Ctx:
             self.failed_checks.append(name)
 
     def new_topics(self, prefix: str) -> dict:
-        t = {k: f"{self.run_id}-{prefix}{k}" for k in ("submitted", "published", "moderation", "rejected")}
+        t = {k: f"{self.run_id}-{prefix}{k}" for k in TOPIC_KINDS}
         create_topics(self.bootstrap, list(t.values()))
         self.topics += list(t.values())
         return t

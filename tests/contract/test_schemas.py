@@ -29,10 +29,16 @@ SCHEMAS = REPO / "schemas"
 EXAMPLES = SCHEMAS / "examples"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
-EVENTS = ["comment-submitted", "comment-published", "moderation-needed", "comment-rejected"]
+EVENTS = ["comment-submitted", "comment-published", "moderation-needed", "comment-rejected",
+          "moderation-decided", "comment-moderated", "moderation-decision-rejected"]
 INPUT_EVENT = "comment-submitted"
+INPUT_EVENTS = (INPUT_EVENT, "moderation-decided")
+# The output properties that may be absent, each with why: comment-published carries `moderation`
+# only when a moderator's approval published the comment (added to v1 compatibly: every event
+# valid before is valid still).
+OPTIONAL_OUTPUT_PROPERTIES = {"comment-published": {"moderation"}}
 # minimum number of (valid, invalid) examples per event
-MIN_EXAMPLES = {INPUT_EVENT: (4, 6)}
+MIN_EXAMPLES = {INPUT_EVENT: (4, 6), "moderation-decided": (4, 6)}
 MIN_EXAMPLES_OUTPUT = (2, 3)
 
 
@@ -144,28 +150,48 @@ def test_no_stray_schema_files():
 
 
 def test_input_tolerates_unknown_fields_outputs_do_not():
-    assert load_json(schema_path(INPUT_EVENT)).get("additionalProperties", True) is True
+    for event in INPUT_EVENTS:
+        assert load_json(schema_path(event)).get("additionalProperties", True) is True, event
     for event in EVENTS:
-        if event != INPUT_EVENT:
+        if event not in INPUT_EVENTS:
             assert load_json(schema_path(event))["additionalProperties"] is False, event
 
 
 def test_output_schemas_require_every_property():
     for event in EVENTS:
-        if event == INPUT_EVENT:
+        if event in INPUT_EVENTS:
             continue
         schema = load_json(schema_path(event))
-        assert sorted(schema["required"]) == sorted(schema["properties"]), event
+        optional = OPTIONAL_OUTPUT_PROPERTIES.get(event, set())
+        assert optional <= set(schema["properties"]), event
+        assert sorted(schema["required"]) == sorted(set(schema["properties"]) - optional), event
 
 
 def test_published_and_moderation_needed_share_their_fields():
     pub = load_json(schema_path("comment-published"))["properties"]
     mod = load_json(schema_path("moderation-needed"))["properties"]
-    assert list(pub) == list(mod)
-    differ = {k for k in pub if pub[k] != mod[k]}
+    assert list(pub) == list(mod) + ["moderation"]
+    differ = {k for k in mod if pub[k] != mod[k]}
     assert differ == {"event_type", "status", "reasons"}
     assert pub["reasons"]["maxItems"] == 0 and mod["reasons"]["minItems"] >= 1
     assert pub["status"]["const"] == "published" and mod["status"]["const"] == "pending"
+
+
+def test_decision_outputs_use_the_input_rules():
+    inp = load_json(schema_path("moderation-decided"))["properties"]
+    sub = load_json(schema_path(INPUT_EVENT))["properties"]
+    assert inp["article_id"]["pattern"] == sub["article_id"]["pattern"]
+    assert inp["moderator"]["properties"]["id"]["pattern"] == sub["author"]["properties"]["id"]["pattern"]
+    lower = inp["decision_id"]["pattern"].replace("a-fA-F", "a-f")
+    moderated = load_json(schema_path("comment-moderated"))["properties"]
+    rejected = load_json(schema_path("moderation-decision-rejected"))["properties"]
+    approval = load_json(schema_path("comment-published"))["properties"]["moderation"]["properties"]
+    for ids in (moderated, rejected, approval):
+        assert ids["decision_id"]["pattern"] == lower
+    assert moderated["article_id"]["pattern"] == rejected["article_id"]["pattern"] == inp["article_id"]["pattern"]
+    # the moderator and the note never leave the service
+    for schema in (moderated, rejected, approval):
+        assert not {"moderator", "note"} & set(schema)
 
 
 def test_output_ids_use_the_input_rules():

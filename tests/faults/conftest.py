@@ -68,7 +68,7 @@ def rng(request):
 
 @pytest.fixture
 def fresh_topics(kafka_bootstrap):
-    """fresh_topics(partitions) -> a new TopicSet (all four topics with that many partitions);
+    """fresh_topics(partitions) -> a new TopicSet (all seven topics with that many partitions);
     deleted after the test unless IT_KEEP_TOPICS=1."""
     made = []
 
@@ -122,9 +122,10 @@ def _write(res):
 
 
 def result_line(r) -> str:
-    keys = ("sent", "rows", "events_seen", "lost", "duplicate_rows", "duplicate_events")
+    keys = ("sent", "rows", "events_seen", "lost", "duplicate_rows", "duplicate_events", "decisions_sent",
+            "decisions_lost", "decisions_applied_twice", "decision_duplicate_events")
     parts = [f"{r['scenario']}:"] + [f"{k}={r[k]}" for k in keys if k in r]
-    for k in ("kills", "kills_in_window", "replayed", "exit_status", "stop_seconds", "readyz_503_after_s",
+    for k in ("kills", "kills_in_window", "replayed", "decisions_replayed", "exit_status", "stop_seconds", "readyz_503_after_s",
               "readyz_200_after_s", "pauses", "pg_reconnects", "tx_aborts", "fenced_exit"):
         if k in r:
             parts.append(f"{k}={r[k]}")

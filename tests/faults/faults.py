@@ -31,6 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 import harness  # noqa: E402
 
+import decisions  # noqa: E402  (tests/faults/decisions.py: the moderation bot)
+
 REPO = harness.REPO
 
 # One long-lived AdminClient per bootstrap for the whole session, also for harness.create_topics and
@@ -525,13 +527,14 @@ def uncommitted_rows(db_url: str, plan: Plan, committed: dict[int, int], since: 
     return total, new
 
 
-def verify(plan: Plan, db_url: str, bootstrap: str, timeout: float = 120.0) -> dict:
+def verify(plan: Plan, db_url: str, bootstrap: str, timeout: float = 120.0, final_status: dict | None = None) -> dict:
     """Reads every output event (read_committed) and the rows of every comment sent; returns the
     figures and a list of problems. The rules:
 
-    - each published/held comment_id: exactly one row, with the right status, stored from the
-      coordinates of one of its copies, and exactly one event, on the right topic, whose source is
-      the row's;
+    - each published/held comment_id: exactly one row, with the right status (final_status[cid]
+      when moderation decisions moved it on: see decisions.py, which checks their own events),
+      stored from the coordinates of one of its copies, and exactly one event of its submission, on
+      the right topic, whose source is the row's;
     - each rejected input (too short, poison): exactly one comment-rejected event with its coordinates;
     - a duplicate copy: nothing of its own (no event with its coordinates, no second row or event);
     - nothing else on the output topics; no event_id twice; no rows from the input topic but these.
@@ -544,6 +547,7 @@ def verify(plan: Plan, db_url: str, bootstrap: str, timeout: float = 120.0) -> d
     expected_events = expected_rows + counts["rejected"] + counts["poison"]
     recs = harness.consume_all(bootstrap, [topics.published, topics.moderation, topics.rejected],
                                expected_count=expected_events, timeout=timeout, extra=3.0)
+    recs = [r for r in recs if not (r.event and "moderation" in r.event)]  # approvals: decisions.verify's
     rows = stored_rows(db_url, [it.comment_id for it in items if it.comment_id])
     rows_total = rows_from_topic(db_url, topics.submitted)
 
@@ -606,9 +610,10 @@ def verify(plan: Plan, db_url: str, bootstrap: str, timeout: float = 120.0) -> d
                 if row is not None and (row[1], row[2], row[3]) != (src.get("topic"), coords[0], coords[1]):
                     wrong += 1
                     problems.append(f"#{it.idx} {it.comment_id}: event source {src} != row source {row[1:4]}")
-            if row is not None and row[0] != want_status:
+            want_row = (final_status or {}).get(it.comment_id, want_status)
+            if row is not None and row[0] != want_row:
                 wrong += 1
-                problems.append(f"#{it.idx} {it.comment_id}: row status {row[0]}, expected {want_status}")
+                problems.append(f"#{it.idx} {it.comment_id}: row status {row[0]}, expected {want_row}")
         elif it.kind in ("rejected", "poison"):
             matched_coords.add(it.coords)
             evs = by_coords.get(it.coords, [])
@@ -728,10 +733,12 @@ def dependency_restart(name: str, script: str, events: int, down_s: float, topic
     pid = svc.proc.pid
     plan = Plan(topics, events, 3, rand)
     sender = Sender(bootstrap, plan, rate=events / (down_s + 14.0))
+    bot = decisions.ModerationBot(bootstrap, topics, 3, rand.randrange(1 << 31))
     mon = Monitor(svc)
     mon.start()
     m0 = svc.metrics()
     sender.start()
+    bot.start()
     time.sleep(4.0)
     failures: list[str] = []
     with InfraLock():
@@ -743,13 +750,21 @@ def dependency_restart(name: str, script: str, events: int, down_s: float, topic
         start_s = deploy(script, "start")
         t_started = time.monotonic()
     sender.finish()
-    wait_caught_up(bootstrap, svc.group_id, topics.submitted, 3, timeout=240,
-                   alive=lambda: svc.proc.poll() is None or failures.append("the instance exited"))
-    want = plan.expected_metrics()
-    m1 = svc.wait_metrics(lambda m: outcome_view(m) == want, timeout=30)
+    counts = plan.counts()
+    bot.finish(counts["held"], counts["published"])
+    for topic in (topics.submitted, topics.decided):
+        wait_caught_up(bootstrap, svc.group_id, topic, 3, timeout=240,
+                       alive=lambda: svc.proc.poll() is None or failures.append("the instance exited"))
+    want, want_d = plan.expected_metrics(), bot.expected_metrics()
+    m1 = svc.wait_metrics(lambda m: outcome_view(m) == want and decisions.metrics_view(m) == want_d, timeout=30)
     time.sleep(1.0)
     mon.stop()
-    res = verify(plan, db_url, bootstrap)
+    res = verify(plan, db_url, bootstrap, final_status=bot.final)
+    dres = decisions.verify(bot, db_url, bootstrap, db_connect)
+    res.update(dres)
+    failures += decisions.failures(dres)
+    if decisions.metrics_view(m1) != want_d:
+        failures.append(f"decision metrics {decisions.metrics_view(m1)} != expected {want_d}")
     same_pid = svc.proc.poll() is None and svc.proc.pid == pid
     status, took = svc.stop_timed(15)
 
@@ -767,7 +782,8 @@ def dependency_restart(name: str, script: str, events: int, down_s: float, topic
                 "healthz_failures": mon.healthz_failures(), "same_pid": same_pid and alive_while_down,
                 "pauses": d["pauses"], "pg_reconnects": d["postgres_reconnects"], "tx_aborts": d["transaction_aborts"],
                 "replayed": d["replayed"], "batches": d["batches"], "exit_status": status,
-                "metrics": outcome_view(m1), "metrics_expected": want, "deploy_notes": list(DEPLOY_NOTES)})
+                "metrics": outcome_view(m1), "metrics_expected": want, "decision_metrics": decisions.metrics_view(m1),
+                "deploy_notes": list(DEPLOY_NOTES)})
     DEPLOY_NOTES.clear()
     failures += clean_failures(res)
     if not (same_pid and alive_while_down):

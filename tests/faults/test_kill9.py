@@ -34,6 +34,7 @@ def test_kill9_at_random_moments(fresh_topics, kafka_bootstrap, database_url, sc
     group = txid = f"faults-kill9-{tag}"
     duration = kills * scale["kill_cycle_s"]
     sender = faults.Sender(kafka_bootstrap, plan, rate=n / duration)
+    bot = faults.decisions.ModerationBot(kafka_bootstrap, topics, 3, seed)
 
     def spawn(i):
         svc = faults.new_service(f"faults-kill9-{i}", topics, group, txid)
@@ -41,9 +42,10 @@ def test_kill9_at_random_moments(fresh_topics, kafka_bootstrap, database_url, sc
         return svc.spawn()
 
     moments = []
-    replayed = 0.0
+    replayed = replayed_decisions = 0.0
     failures = []
     sender.start()
+    bot.start()
     for k in range(kills):
         svc = spawn(k)
         early = k % 4 == 3
@@ -60,6 +62,7 @@ def test_kill9_at_random_moments(fresh_topics, kafka_bootstrap, database_url, sc
         svc.sigkill()
         killed_at = time.monotonic() - t0
         replayed += faults.metric(m, "comment_ingest_replayed_total")
+        replayed_decisions += faults.metric(m, "comment_ingest_decisions_replayed_total")
         time.sleep(0.5)  # a commit that reached the coordinator completes; the rest stays open
         committed = faults.committed_offsets(kafka_bootstrap, group, topics.submitted, 3)
         end = faults.high_watermarks(kafka_bootstrap, topics.submitted)
@@ -73,16 +76,23 @@ def test_kill9_at_random_moments(fresh_topics, kafka_bootstrap, database_url, sc
     final = spawn(kills)
     final_ready = final.wait_ready()
     sender.finish()
-    faults.wait_caught_up(kafka_bootstrap, group, topics.submitted, 3, timeout=300,
-                          alive=lambda: final.proc.poll() is None or failures.append("final instance exited"))
+    counts = plan.counts()
+    bot.finish(counts["held"], counts["published"])
+    for topic in (topics.submitted, topics.decided):
+        faults.wait_caught_up(kafka_bootstrap, group, topic, 3, timeout=300,
+                              alive=lambda: final.proc.poll() is None or failures.append("final instance exited"))
     m = final.metrics()
     replayed += faults.metric(m, "comment_ingest_replayed_total")
-    res = faults.verify(plan, database_url, kafka_bootstrap)
+    replayed_decisions += faults.metric(m, "comment_ingest_decisions_replayed_total")
+    res = faults.verify(plan, database_url, kafka_bootstrap, final_status=bot.final)
+    dres = faults.decisions.verify(bot, database_url, kafka_bootstrap, faults.db_connect)
+    res.update(dres)
+    failures += faults.decisions.failures(dres)
     status, took = final.stop_timed(15)
 
     in_window = [x for x in moments if x["stored_by_killed_instance_not_committed"] > 0]
     res.update({"seed": seed, "kills": len(moments), "kills_while_starting": sum(x["while_starting"] for x in moments),
-                "kills_in_window": len(in_window), "replayed": replayed,
+                "kills_in_window": len(in_window), "replayed": replayed, "decisions_replayed": replayed_decisions,
                 "final_ready_after_s": round(final_ready, 1), "exit_status": status,
                 "transaction_aborts_final": faults.metric(m, "comment_ingest_transaction_aborts_total"),
                 "moments": moments})

@@ -69,7 +69,9 @@ def test_instances_join_and_leave(fresh_topics, kafka_bootstrap, database_url, s
 
     a, b, c = start(1), start(2), start(3)
     sender = faults.Sender(kafka_bootstrap, plan, rate=n / 26.0)
+    bot = faults.decisions.ModerationBot(kafka_bootstrap, topics, parts, seed)
     sender.start()
+    bot.start()
     stops = []
     failures = []
 
@@ -99,11 +101,17 @@ def test_instances_join_and_leave(fresh_topics, kafka_bootstrap, database_url, s
     leave(c)            # 4 -> 3
     running = [d, e, f]
     sender.finish()
-    faults.wait_caught_up(kafka_bootstrap, group, topics.submitted, parts, timeout=240,
-                          alive=lambda: [failures.append(f"{s.name} exited on its own") for s in running
-                                         if s.proc.poll() is not None and s.exit_code is None])
+    counts = plan.counts()
+    bot.finish(counts["held"], counts["published"])
+    for topic in (topics.submitted, topics.decided):
+        faults.wait_caught_up(kafka_bootstrap, group, topic, parts, timeout=240,
+                              alive=lambda: [failures.append(f"{s.name} exited on its own") for s in running
+                                             if s.proc.poll() is not None and s.exit_code is None])
     ms = [s.metrics() for s in running]
-    res = faults.verify(plan, database_url, kafka_bootstrap)
+    res = faults.verify(plan, database_url, kafka_bootstrap, final_status=bot.final)
+    dres = faults.decisions.verify(bot, database_url, kafka_bootstrap, faults.db_connect)
+    res.update(dres)
+    failures += faults.decisions.failures(dres)
     for s in running:
         leave(s)
     who = owners(instances)

@@ -1,4 +1,4 @@
-"""Writes the committed seed corpora of the fuzz targets: tests/fuzz/corpus/{decide,rules}/.
+"""Writes the committed seed corpora of the fuzz targets: tests/fuzz/corpus/{decide,rules,decision}/.
 
 Run from anywhere with the project's venv (test_corpus imports pytest):
 
@@ -8,7 +8,8 @@ decide/ holds raw comment-submitted message values: the schema examples (valid a
 every case of the contract corpus (tests/contract/corpus.py, its time placeholders filled in
 with the fuzz target's fixed clock) and inputs from the unit tests and past fuzz findings.
 rules/ holds rules files: deploy/rules/default.json and variants of it (each section alone,
-bad versions, unknown keys, odd terms, malformed JSON). Both directories are rewritten whole;
+bad versions, unknown keys, odd terms, malformed JSON). decision/ holds moderation-decided message
+values: the schema examples and the unit tests' cases (tests/unit/test_decision.c). Both directories are rewritten whole;
 a seed over MAX_BYTES is left out. The fuzz targets read them, never write them.
 """
 
@@ -131,9 +132,32 @@ def rules_seeds():
     yield "regress-mark-order-term.json", compact({"version": 1, "suspect_terms": ["\u0345\u0301x", "\u03b1\u0345\u0301"]})
 
 
+def decision_seeds():
+    """(name, bytes) of moderation-decided message values (fuzz_decision's clock: 2026-01-31T11:00:00Z)."""
+    examples = REPO / "schemas" / "examples" / "moderation-decided"
+    for kind in ("valid", "invalid"):
+        for f in sorted((examples / kind).glob("*.json")):
+            yield f"example-{kind}-{f.stem}.json", f.read_bytes()
+    base = json.loads((examples / "valid" / "approve-held-comment.json").read_bytes())
+
+    def changed(**kw):
+        d = dict(base, **kw)
+        return compact({k: v for k, v in d.items() if v is not ...})
+    yield "unit-reject-offset-time", changed(decision="reject", decided_at="2026-01-31T16:12:30.5+05:30")
+    yield "unit-five-minutes-ahead", changed(decided_at="2026-01-31T11:05:00Z")
+    yield "unit-too-far-ahead", changed(decided_at="2026-01-31T11:05:01Z")
+    yield "unit-note-500", changed(note="n" * 500)
+    yield "unit-note-crlf", changed(note="  Checked.\r\nFine.  ")
+    yield "unit-note-empty", changed(note=" \t ")
+    yield "unit-no-moderator", changed(moderator=...)
+    yield "unit-moderator-families", changed(moderator={"id": "\U0001F468\u200d\U0001F469\u200d\U0001F467" * 30})
+    yield "unit-truncated", b'{"decision": '
+    yield "unit-array", b'["approve"]'
+
+
 def main() -> int:
     skipped = []
-    for name, seeds in (("decide", decide_seeds()), ("rules", rules_seeds())):
+    for name, seeds in (("decide", decide_seeds()), ("rules", rules_seeds()), ("decision", decision_seeds())):
         directory = OUT / name
         directory.mkdir(parents=True, exist_ok=True)
         for old in directory.iterdir():

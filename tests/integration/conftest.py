@@ -1,6 +1,6 @@
 """Fixtures for the integration tests against the real Kafka, PostgreSQL and service binary.
 
-Each test module gets its own fresh set of the four topics (3 partitions, unique suffix)
+Each test module gets its own fresh set of the seven topics (3 partitions, unique suffix)
 and one service instance on them (own consumer group, transactional.id and HTTP port), so
 modules never see each other's events. Start the dependencies with `make up` first.
 

@@ -73,13 +73,17 @@ def unique_suffix() -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TopicSet:
-    """The four topics of one test module (SPEC names with a unique suffix)."""
+    """The seven topics of one test module (SPEC names with a unique suffix): the two inputs
+    (submitted comments, moderation decisions) and the five outputs."""
 
     suffix: str
     submitted: str
     published: str
     moderation: str
     rejected: str
+    decided: str
+    moderated: str
+    decision_rejected: str
 
     @classmethod
     def fresh(cls, suffix: str) -> "TopicSet":
@@ -89,6 +93,9 @@ class TopicSet:
             published=f"comment-published-it-{suffix}",
             moderation=f"moderation-needed-it-{suffix}",
             rejected=f"comment-rejected-it-{suffix}",
+            decided=f"moderation-decided-it-{suffix}",
+            moderated=f"comment-moderated-it-{suffix}",
+            decision_rejected=f"moderation-decision-rejected-it-{suffix}",
         )
 
     @classmethod
@@ -99,13 +106,18 @@ class TopicSet:
             published=os.environ.get("TOPIC_PUBLISHED", "comment-published"),
             moderation=os.environ.get("TOPIC_MODERATION", "moderation-needed"),
             rejected=os.environ.get("TOPIC_REJECTED", "comment-rejected"),
+            decided=os.environ.get("TOPIC_DECIDED", "moderation-decided"),
+            moderated=os.environ.get("TOPIC_MODERATED", "comment-moderated"),
+            decision_rejected=os.environ.get("TOPIC_DECISION_REJECTED", "moderation-decision-rejected"),
         )
 
     def all(self) -> list[str]:
-        return [self.submitted, self.published, self.moderation, self.rejected]
+        return [self.submitted, self.published, self.moderation, self.rejected, self.decided, self.moderated,
+                self.decision_rejected]
 
     def output(self, kind: str) -> str:
-        return {"published": self.published, "moderation": self.moderation, "rejected": self.rejected}[kind]
+        return {"published": self.published, "moderation": self.moderation, "rejected": self.rejected,
+                "moderated": self.moderated, "decision_rejected": self.decision_rejected}[kind]
 
     def env(self) -> dict[str, str]:
         return {
@@ -113,6 +125,9 @@ class TopicSet:
             "TOPIC_PUBLISHED": self.published,
             "TOPIC_MODERATION": self.moderation,
             "TOPIC_REJECTED": self.rejected,
+            "TOPIC_DECIDED": self.decided,
+            "TOPIC_MODERATED": self.moderated,
+            "TOPIC_DECISION_REJECTED": self.decision_rejected,
         }
 
 
@@ -123,7 +138,7 @@ def admin_client(bootstrap: str):
 
 
 def create_topics(bootstrap: str, suffix: str | None = None, partitions: int = 3, timeout: float = 30.0) -> TopicSet:
-    """Creates a fresh set of the four topics and waits until every partition has a leader."""
+    """Creates a fresh set of the seven topics and waits until every partition has a leader."""
     from confluent_kafka.admin import NewTopic
 
     topics = TopicSet.fresh(suffix or unique_suffix())

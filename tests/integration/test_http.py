@@ -62,7 +62,8 @@ def test_readyz(service):
     assert doc["status"] == "ready"
     assert doc["kafka"]["ok"] is True
     assert doc["postgres"]["ok"] is True
-    assert doc["partitions_assigned"] == 3, "one instance in its own group owns all 3 partitions"
+    assert doc["partitions_assigned"] == 6, \
+        "one instance in its own group owns all 3 partitions of each input (comment-submitted, moderation-decided)"
 
 
 def test_metrics_format(service):

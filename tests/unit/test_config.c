@@ -51,6 +51,9 @@ static void test_defaults_with_empty_env(void **state)
 	assert_string_equal(cfg.topic_published, "comment-published");
 	assert_string_equal(cfg.topic_moderation, "moderation-needed");
 	assert_string_equal(cfg.topic_rejected, "comment-rejected");
+	assert_string_equal(cfg.topic_decided, "moderation-decided");
+	assert_string_equal(cfg.topic_moderated, "comment-moderated");
+	assert_string_equal(cfg.topic_decision_rejected, "moderation-decision-rejected");
 	assert_string_equal(cfg.database_url, "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest");
 	assert_string_equal(cfg.http_addr, "0.0.0.0");
 	assert_int_equal(cfg.http_port, 8080);
@@ -80,6 +83,9 @@ static void test_overrides(void **state)
 		"TOPIC_PUBLISHED", "out-pub",
 		"TOPIC_MODERATION", "out-mod",
 		"TOPIC_REJECTED", "out-rej",
+		"TOPIC_DECIDED", "in-dec",
+		"TOPIC_MODERATED", "out-moderated",
+		"TOPIC_DECISION_REJECTED", "out-dec-rej",
 		"DATABASE_URL", "postgres://u:" SECRET "@db:5432/x?sslmode=require",
 		"HTTP_ADDR", "127.0.0.1",
 		"HTTP_PORT", "65535",
@@ -103,6 +109,9 @@ static void test_overrides(void **state)
 	assert_string_equal(cfg.topic_published, "out-pub");
 	assert_string_equal(cfg.topic_moderation, "out-mod");
 	assert_string_equal(cfg.topic_rejected, "out-rej");
+	assert_string_equal(cfg.topic_decided, "in-dec");
+	assert_string_equal(cfg.topic_moderated, "out-moderated");
+	assert_string_equal(cfg.topic_decision_rejected, "out-dec-rej");
 	assert_string_equal(cfg.database_url, "postgres://u:" SECRET "@db:5432/x?sslmode=require");
 	assert_string_equal(cfg.http_addr, "127.0.0.1");
 	assert_int_equal(cfg.http_port, 65535);
@@ -196,6 +205,15 @@ static const struct bad_case bad_cases[] = {
 	{"TOPIC_SUBMITTED", "comment-published"},
 	{"TOPIC_SUBMITTED", "moderation-needed"},
 	{"TOPIC_SUBMITTED", "comment-rejected"},
+	{"TOPIC_DECIDED", ""},
+	{"TOPIC_MODERATED", ""},
+	{"TOPIC_DECISION_REJECTED", ""},
+	/* the two inputs are one topic, or an output is the decisions' input */
+	{"TOPIC_DECIDED", "comment-submitted"},
+	{"TOPIC_SUBMITTED", "moderation-decided"},
+	{"TOPIC_DECIDED", "comment-published"},
+	{"TOPIC_DECIDED", "comment-moderated"},
+	{"TOPIC_DECIDED", "moderation-decision-rejected"},
 };
 
 static void test_invalid_values(void **state)
@@ -264,14 +282,18 @@ static void test_http_limits(void **state)
 static void test_output_topic_equal_to_input(void **state)
 {
 	(void)state;
-	static const char *const vars[] = {"TOPIC_PUBLISHED", "TOPIC_MODERATION", "TOPIC_REJECTED"};
-	for (int i = 0; i < 3; i++) {
-		const char *env[] = {"TOPIC_SUBMITTED", "same-topic", vars[i], "same-topic", NULL};
-		struct config cfg;
-		char err[256];
-		assert_int_equal(load(env, &cfg, err, sizeof(err)), -1);
-		assert_non_null(strstr(err, "TOPIC_SUBMITTED"));
-		assert_true(strlen(err) > 0);
+	static const char *const vars[] = {"TOPIC_PUBLISHED", "TOPIC_MODERATION", "TOPIC_REJECTED", "TOPIC_MODERATED",
+					   "TOPIC_DECISION_REJECTED"};
+	static const char *const inputs[] = {"TOPIC_SUBMITTED", "TOPIC_DECIDED"};
+	for (int in = 0; in < 2; in++) {
+		for (int i = 0; i < 5; i++) {
+			const char *env[] = {inputs[in], "same-topic", vars[i], "same-topic", NULL};
+			struct config cfg;
+			char err[256];
+			assert_int_equal(load(env, &cfg, err, sizeof(err)), -1);
+			assert_non_null(strstr(err, inputs[in]));
+			assert_non_null(strstr(err, vars[i]));
+		}
 	}
 }
 

@@ -49,6 +49,8 @@ static void make_batch(struct batch *b, int n)
 				   "\"body\":\"Comment number %d, long enough to pass the minimum of fifty characters.\","
 				   "\"submitted_at\":\"2026-11-29T10:00:00Z\"}",
 				   i, i, i, i);
+		s->kind = SLOT_COMMENT;
+		s->topic = cfg.topic_submitted;
 		s->partition = 7;
 		s->offset = 100 + i;
 		s->payload = strdup(ev);

@@ -185,6 +185,11 @@ static void test_reason_codes_match_spec(void **state)
 		{REASON_PAYLOAD_TOO_LARGE, "payload_too_large", OUTCOME_REJECT},
 		{REASON_FIELD_TOO_LARGE, "field_too_large", OUTCOME_REJECT},
 		{REASON_STORAGE_REFUSED, "storage_refused", OUTCOME_REJECT},
+		{REASON_INVALID_DECIDED_AT, "invalid_decided_at", OUTCOME_REJECT},
+		{REASON_DECIDED_IN_FUTURE, "decided_in_future", OUTCOME_REJECT},
+		{REASON_UNKNOWN_COMMENT, "unknown_comment", OUTCOME_REJECT},
+		{REASON_ARTICLE_MISMATCH, "article_mismatch", OUTCOME_REJECT},
+		{REASON_STALE_DECISION, "stale_decision", OUTCOME_REJECT},
 		{REASON_CONTAINS_LINK, "contains_link", OUTCOME_HOLD},
 		{REASON_CONTAINS_EMAIL, "contains_email", OUTCOME_HOLD},
 		{REASON_CONTAINS_PHONE, "contains_phone", OUTCOME_HOLD},
@@ -202,6 +207,27 @@ static void test_reason_codes_match_spec(void **state)
 	/* out of range is safe */
 	assert_non_null(reason_code(REASON__COUNT));
 	assert_int_equal(reason_outcome(REASON__COUNT), OUTCOME_REJECT);
+	assert_false(reason_for(REASON__COUNT, REASON_FOR_COMMENTS));
+	/* the inputs each code is given for: a decision never gets a comment's content codes, and back */
+	static const enum reason decisions_only[] = {REASON_INVALID_DECIDED_AT, REASON_DECIDED_IN_FUTURE,
+						     REASON_UNKNOWN_COMMENT, REASON_ARTICLE_MISMATCH,
+						     REASON_STALE_DECISION};
+	static const enum reason both[] = {REASON_MALFORMED_JSON, REASON_NOT_AN_OBJECT, REASON_MISSING_FIELD,
+					   REASON_INVALID_TYPE, REASON_INVALID_UUID, REASON_INVALID_FIELD,
+					   REASON_UNSUPPORTED_SCHEMA_VERSION, REASON_INVALID_TEXT,
+					   REASON_PAYLOAD_TOO_LARGE, REASON_FIELD_TOO_LARGE};
+	for (size_t i = 0; i < sizeof(decisions_only) / sizeof(decisions_only[0]); i++) {
+		assert_true(reason_for(decisions_only[i], REASON_FOR_DECISIONS));
+		assert_false(reason_for(decisions_only[i], REASON_FOR_COMMENTS));
+	}
+	for (size_t i = 0; i < sizeof(both) / sizeof(both[0]); i++)
+		assert_true(reason_for(both[i], REASON_FOR_DECISIONS) && reason_for(both[i], REASON_FOR_COMMENTS));
+	int for_decisions = 0;
+	for (int r = 0; r < REASON__COUNT; r++)
+		for_decisions += reason_for((enum reason)r, REASON_FOR_DECISIONS);
+	assert_int_equal(for_decisions, 15);
+	assert_false(reason_for(REASON_BODY_TOO_SHORT, REASON_FOR_DECISIONS));
+	assert_false(reason_for(REASON_CONTAINS_LINK, REASON_FOR_DECISIONS));
 }
 
 /* ==== the full rule set ===================================================================== */

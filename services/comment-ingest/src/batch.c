@@ -4,6 +4,8 @@
  * and the decisions made on it at each stage: decoding as messages arrive (batch_take), the
  * replay rule and the history rules once the lookup answered (batch_decide), finding each
  * comment's stored row once PostgreSQL committed (batch_match), and the events (batch_build_events).
+ * A batch also holds moderation decisions, read from the second input topic: their part of each
+ * stage is moderate.c's.
  */
 #include "batch.h"
 
@@ -14,6 +16,7 @@
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
+#include "moderate.h"
 #include "text.h"
 
 /* ---- memory ---------------------------------------------------------------------------------- */
@@ -25,19 +28,21 @@ void batch_clear(struct batch *b)
 		free(s->payload);
 		free(s->key);
 		comment_clear(&s->c);
+		decision_clear(&s->d);
 		free(s->event);
 		free(s->event_key);
 	}
 	b->n = 0;
 	b->nout = 0;
 	b->isolated = 0;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < STORE_RES__COUNT; i++) {
 		PQclear(b->rows_res[i]);
 		b->rows_res[i] = NULL;
 	}
 	memset(b->phase_ns, 0, sizeof(b->phase_ns));
 	store_lookup_reset(&b->lookup);
 	store_rows_reset(&b->rows);
+	store_decisions_reset(&b->decisions);
 	if (b->commit_offsets)
 		rd_kafka_topic_partition_list_destroy(b->commit_offsets);
 	if (b->first_offsets)
@@ -49,15 +54,18 @@ void batch_free(struct batch *b)
 {
 	batch_clear(b);
 	store_rows_free(&b->rows);
+	store_decisions_free(&b->decisions);
 	store_lookup_free(&b->lookup);
 	free(b->slots);
 	free(b->out);
 	free(b->lookup_slot);
 	free(b->row_slot);
+	free(b->decision_slot);
 	b->slots = NULL;
 	b->out = NULL;
 	b->lookup_slot = NULL;
 	b->row_slot = NULL;
+	b->decision_slot = NULL;
 	b->cap = 0;
 }
 
@@ -79,7 +87,10 @@ static int batch_grow(struct batch *b)
 	size_t *nr = realloc(b->row_slot, cap * sizeof(*nr));
 	if (nr)
 		b->row_slot = nr;
-	if (!ns || !no || !nl || !nr)
+	size_t *nd = realloc(b->decision_slot, cap * sizeof(*nd));
+	if (nd)
+		b->decision_slot = nd;
+	if (!ns || !no || !nl || !nr || !nd)
 		return -1;
 	b->cap = cap;
 	return 0;
@@ -104,6 +115,17 @@ void batch_track_offsets(rd_kafka_topic_partition_list_t *commit, rd_kafka_topic
 		f->offset = offset;
 }
 
+/* A comment slot as it arrives: decoded, then rejected now or met by the content rules and looked up. */
+static int comment_take(struct batch *b, struct slot *s, const struct rules *rules, int64_t now_us)
+{
+	if (comment_decode(s->payload, s->len, &s->c, &s->v) == OUTCOME_REJECT)
+		return batch_reject(s);
+	rules_triage(rules, &s->c, now_us, &s->v);
+	b->lookup_slot[b->lookup.count] = (size_t)(s - b->slots);
+	return text_md5_hex(s->c.body, strlen(s->c.body), s->md5) || store_lookup_add(&b->lookup, &s->c, s->md5) ? -1
+														 : 0;
+}
+
 int batch_take(struct batch *b, rd_kafka_message_t *m, const struct rules *rules, int64_t now_us)
 {
 	int rc = -1;
@@ -111,12 +133,16 @@ int batch_take(struct batch *b, rd_kafka_message_t *m, const struct rules *rules
 		b->commit_offsets = rd_kafka_topic_partition_list_new(8);
 		b->first_offsets = rd_kafka_topic_partition_list_new(8);
 	}
-	batch_track_offsets(b->commit_offsets, b->first_offsets, b->cfg->topic_submitted, m->partition, m->offset);
+	int decision = strcmp(rd_kafka_topic_name(m->rkt), b->cfg->topic_decided) == 0;
+	const char *topic = decision ? b->cfg->topic_decided : b->cfg->topic_submitted;
+	batch_track_offsets(b->commit_offsets, b->first_offsets, topic, m->partition, m->offset);
 	if (batch_grow(b))
 		goto failed;
 	size_t i = b->n++;
 	struct slot *s = &b->slots[i];
 	memset(s, 0, sizeof(*s));
+	s->kind = decision ? SLOT_DECISION : SLOT_COMMENT;
+	s->topic = topic;
 	s->partition = m->partition;
 	s->offset = m->offset;
 	s->row_ix = -1;
@@ -133,30 +159,24 @@ int batch_take(struct batch *b, rd_kafka_message_t *m, const struct rules *rules
 	int64_t ts_ms = rd_kafka_message_timestamp(m, &tstype);
 	if (tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ts_ms > 0)
 		metrics_observe_phase(MP_FETCH, (double)(now_us - ts_ms * 1000) / 1e6);
-	if (comment_decode(s->payload, s->len, &s->c, &s->v) == OUTCOME_REJECT) {
-		/* A rejection without an article_id is keyed by the input key, unless that is oversized. */
-		if (!s->c.article_id && m->key_len && m->key_len <= EVENTS_KEY_MAX) {
-			if (!(s->key = malloc(m->key_len)))
-				goto failed;
+	rc = decision ? moderate_take(b, s, now_us) : comment_take(b, s, rules, now_us);
+	/* A rejection without an article_id is keyed by the input key, unless that is oversized. */
+	if (rc == 0 && s->result == RES_REJECTED && !(decision ? s->d.article_id : s->c.article_id) && m->key_len &&
+	    m->key_len <= EVENTS_KEY_MAX) {
+		if (!(s->key = malloc(m->key_len)))
+			rc = -1;
+		else
 			memcpy(s->key, m->key, m->key_len);
-			s->key_len = m->key_len;
-		}
-		rc = batch_reject(b, s);
-	} else {
-		rules_triage(rules, &s->c, now_us, &s->v);
-		b->lookup_slot[b->lookup.count] = i;
-		rc = text_md5_hex(s->c.body, strlen(s->c.body), s->md5) || store_lookup_add(&b->lookup, &s->c, s->md5)
-			     ? -1
-			     : 0;
+		s->key_len = s->key ? m->key_len : 0;
 	}
 failed:
 	rd_kafka_message_destroy(m);
 	return rc;
 }
 
-int batch_reject(struct batch *b, struct slot *s)
+int batch_reject(struct slot *s)
 {
-	struct source src = {b->cfg->topic_submitted, s->partition, s->offset};
+	struct source src = {s->topic, s->partition, s->offset};
 	s->result = RES_REJECTED;
 	s->event = events_rejected(&src, s->payload, s->len, &s->c, &s->v);
 	return s->event ? 0 : -1;
@@ -169,18 +189,17 @@ int batch_add_row(struct batch *b, struct slot *s)
 	s->row_ix = b->rows.count;
 	b->row_slot[b->rows.count] = (size_t)(s - b->slots);
 	int rc = store_rows_add(&b->rows, &s->c, held ? "pending" : "published", reasons ? reasons : "[]",
-				b->cfg->topic_submitted, s->partition, s->offset);
+				s->topic, s->partition, s->offset);
 	free(reasons);
 	s->result = RES_PENDING;
 	return rc;
 }
 
 /* True when a stored row's source coordinates (as PostgreSQL's text) are this slot's message: a replay. */
-static int slot_is_source(const struct batch *b, const struct slot *s, const char *topic, const char *partition,
-			  const char *offset)
+static int slot_is_source(const struct slot *s, const char *topic, const char *partition, const char *offset)
 {
 	return strtol(partition, NULL, 10) == s->partition && strtoll(offset, NULL, 10) == s->offset &&
-	       strcmp(topic, b->cfg->topic_submitted) == 0;
+	       strcmp(topic, s->topic) == 0;
 }
 
 /* ---- deciding -------------------------------------------------------------------------------- */
@@ -277,7 +296,7 @@ const char *batch_decide(struct batch *b, PGresult *r, const struct rules *rules
 		struct slot *s = &b->slots[b->lookup_slot[k]];
 		int rc;
 		if (!PQgetisnull(r, k, LKO_SOURCE_TOPIC)) {
-			if (!slot_is_source(b, s, PQgetvalue(r, k, LKO_SOURCE_TOPIC), PQgetvalue(r, k, LKO_SOURCE_PARTITION),
+			if (!slot_is_source(s, PQgetvalue(r, k, LKO_SOURCE_TOPIC), PQgetvalue(r, k, LKO_SOURCE_PARTITION),
 					    PQgetvalue(r, k, LKO_SOURCE_OFFSET))) {
 				s->result = RES_DUPLICATE;
 				continue;
@@ -294,7 +313,7 @@ const char *batch_decide(struct batch *b, PGresult *r, const struct rules *rules
 			};
 			seen_history(&seen, b, b->lookup_slot[k], &h);
 			if (rules_apply_history(rules, &h, &s->v) == OUTCOME_REJECT) {
-				rc = batch_reject(b, s);
+				rc = batch_reject(s);
 			} else {
 				seen_add(&seen, b, b->lookup_slot[k]);
 				rc = batch_add_row(b, s);
@@ -358,10 +377,10 @@ void row_index_free(struct row_index *ix)
 	ix->order = NULL;
 }
 
-void batch_match_row(struct batch *b, struct slot *s, PGresult *rows, int r, int inserted_now)
+void batch_match_row(struct slot *s, PGresult *rows, int r, int inserted_now)
 {
 	if (!inserted_now) {
-		if (!slot_is_source(b, s, PQgetvalue(rows, r, OUT_SOURCE_TOPIC), PQgetvalue(rows, r, OUT_SOURCE_PARTITION),
+		if (!slot_is_source(s, PQgetvalue(rows, r, OUT_SOURCE_TOPIC), PQgetvalue(rows, r, OUT_SOURCE_PARTITION),
 				    PQgetvalue(rows, r, OUT_SOURCE_OFFSET))) {
 			s->result = RES_DUPLICATE;
 			return;
@@ -375,20 +394,22 @@ void batch_match_row(struct batch *b, struct slot *s, PGresult *rows, int r, int
 
 const char *batch_match(struct batch *b, PGresult **res)
 {
-	PGresult *inserted = res[0], *before = res[1];
+	PGresult *inserted = res[STORE_RES_ROWS], *before = res[STORE_RES_STORED];
 	struct row_index fresh = {0}, earlier = {0};
 	const char *err = NULL;
+	if (b->rows.count == 0)
+		return NULL; /* only decisions were sent */
 	if (row_index_build(&fresh, inserted, OUT_COMMENT_ID) || row_index_build(&earlier, before, OUT_COMMENT_ID)) {
 		err = "out of memory matching rows";
 		goto done;
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		struct slot *s = &b->slots[i];
-		if (s->result != RES_PENDING)
+		if (s->kind != SLOT_COMMENT || s->result != RES_PENDING)
 			continue;
 		int r = row_index_find(&fresh, s->c.comment_id);
 		if (r >= 0) {
-			batch_match_row(b, s, inserted, r, 1);
+			batch_match_row(s, inserted, r, 1);
 			continue;
 		}
 		r = row_index_find(&earlier, s->c.comment_id);
@@ -396,7 +417,7 @@ const char *batch_match(struct batch *b, PGresult **res)
 			err = "a stored comment was not found";
 			goto done;
 		}
-		batch_match_row(b, s, before, r, 0);
+		batch_match_row(s, before, r, 0);
 	}
 done:
 	row_index_free(&fresh);
@@ -406,7 +427,12 @@ done:
 
 /* ---- events ---------------------------------------------------------------------------------- */
 
-static void row_to_stored(PGresult *r, int i, struct stored_comment *sc)
+int batch_has_store_work(const struct batch *b)
+{
+	return b->rows.count > 0 || b->decisions.count > 0;
+}
+
+void batch_stored_comment(PGresult *r, int i, struct stored_comment *sc)
 {
 	sc->comment_id = PQgetvalue(r, i, OUT_COMMENT_ID);
 	sc->article_id = PQgetvalue(r, i, OUT_ARTICLE_ID);
@@ -423,35 +449,45 @@ static void row_to_stored(PGresult *r, int i, struct stored_comment *sc)
 	sc->source.offset = strtoll(PQgetvalue(r, i, OUT_SOURCE_OFFSET), NULL, 10);
 }
 
-int batch_build_events(struct batch *b)
+/* Worker thread: the output message of a comment slot, if it has one (see moderate_event). */
+static int comment_event(struct batch *b, struct slot *s, struct kafka_out *o)
 {
 	const struct config *cfg = b->cfg;
+	if (s->rows) {
+		struct stored_comment sc;
+		int held;
+		batch_stored_comment(s->rows, s->row, &sc);
+		s->event = events_stored(&sc, &held);
+		s->event_key = strdup(sc.article_id);
+		if (!s->event || !s->event_key)
+			return -1;
+	}
+	if (!s->event)
+		return 0;
+	o->value = s->event;
+	o->value_len = strlen(s->event);
+	if (s->result == RES_REJECTED) {
+		o->topic = cfg->topic_rejected;
+		o->key = s->c.article_id ? s->c.article_id : s->key;
+		o->key_len = s->c.article_id ? strlen(s->c.article_id) : s->key_len;
+	} else {
+		o->topic = s->result == RES_HELD ? cfg->topic_moderation : cfg->topic_published;
+		o->key = s->event_key;
+		o->key_len = strlen(s->event_key);
+	}
+	return 1;
+}
+
+int batch_build_events(struct batch *b)
+{
 	b->nout = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		struct slot *s = &b->slots[i];
-		if (s->rows) {
-			struct stored_comment sc;
-			int held;
-			row_to_stored(s->rows, s->row, &sc);
-			s->event = events_stored(&sc, &held);
-			s->event_key = strdup(sc.article_id);
-			if (!s->event || !s->event_key)
-				return -1;
-		}
-		if (!s->event)
-			continue;
-		struct kafka_out *o = &b->out[b->nout++];
-		o->value = s->event;
-		o->value_len = strlen(s->event);
-		if (s->result == RES_REJECTED) {
-			o->topic = cfg->topic_rejected;
-			o->key = s->c.article_id ? s->c.article_id : s->key;
-			o->key_len = s->c.article_id ? strlen(s->c.article_id) : s->key_len;
-		} else {
-			o->topic = s->result == RES_HELD ? cfg->topic_moderation : cfg->topic_published;
-			o->key = s->event_key;
-			o->key_len = strlen(s->event_key);
-		}
+		struct kafka_out *o = &b->out[b->nout];
+		int rc = s->kind == SLOT_DECISION ? moderate_event(b, s, o) : comment_event(b, s, o);
+		if (rc < 0)
+			return -1;
+		b->nout += (size_t)rc;
 	}
 	return 0;
 }
@@ -462,17 +498,21 @@ void batch_account(struct batch *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		struct slot *s = &b->slots[i];
+		if (s->kind == SLOT_DECISION) {
+			moderate_account(s);
+			continue;
+		}
 		metrics.consumed++;
 		switch (s->result) {
 		case RES_PUBLISHED: metrics.published++; break;
 		case RES_HELD: metrics.held++; break;
 		case RES_REJECTED: metrics.rejected[s->v.reject]++; break;
 		case RES_DUPLICATE: metrics.duplicate++; break;
-		case RES_PENDING: break;
+		default: break;
 		}
 		metrics.replayed += (uint64_t)s->replay;
 		if (log_enabled(LOG_DEBUG)) {
-			static const char *names[] = {"pending", "published", "held", "rejected", "duplicate"};
+			static const char *names[] = {"pending", "published", "held", "rejected", "duplicate", "applied", "noop"};
 			char coords[64];
 			snprintf(coords, sizeof(coords), "%d/%lld", (int)s->partition, (long long)s->offset);
 			log_debug("decided", "outcome", names[s->result], "comment_id", s->c.comment_id, "source", coords,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "field.h"
 #include "text.h"
 
 #define SUPPORTED_SCHEMA_VERSION 1
@@ -34,141 +35,32 @@ void comment_clear(struct comment *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* article_id: 1-128 of [A-Za-z0-9._:-], starting with a letter or digit. */
-static int article_id_valid(const char *s, size_t n)
-{
-	if (n < 1 || n > COMMENT_ARTICLE_ID_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		int alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-		if (!alnum && (i == 0 || (ch != '.' && ch != '_' && ch != ':' && ch != '-')))
-			return 0;
-	}
-	return 1;
-}
-
-/* Looks up a required string member; rejects when absent or not a string. */
-static json_t *need_string(json_t *obj, const char *key, const char *path, struct verdict *v)
-{
-	json_t *j = json_object_get(obj, key);
-	if (!j || json_is_null(j)) {
-		verdict_reject(v, REASON_MISSING_FIELD, "%s is required", path);
-		return NULL;
-	}
-	if (!json_is_string(j)) {
-		verdict_reject(v, REASON_INVALID_TYPE, "%s must be a string", path);
-		return NULL;
-	}
-	return j;
-}
-
-/* Cleans a single-line or multiline text field into *dst; rejects on failure. */
-static int clean_field(json_t *j, const char *path, int multiline, size_t min, size_t max,
-		       enum reason too_short, enum reason too_long, char **dst, size_t *graphemes,
-		       int *ascii, struct verdict *v)
-{
-	struct text t;
-	/* A grapheme rarely exceeds a few dozen bytes: refuse to normalize megabytes. */
-	if (json_string_length(j) > max * COMMENT_MAX_BYTES_PER_CHAR) {
-		verdict_reject(v, too_long, "%s must be %zu to %zu characters, it is far longer", path, min, max);
-		return -1;
-	}
-	enum text_status st = text_clean(json_string_value(j), json_string_length(j), multiline, &t);
-	if (st != TEXT_OK) {
-		verdict_reject(v, REASON_INVALID_TEXT, "%s %s", path, text_status_detail(st));
-		return -1;
-	}
-	if (t.graphemes < min || t.graphemes > max) {
-		verdict_reject(v, t.graphemes < min ? too_short : too_long,
-			       "%s must be %zu to %zu characters, it has %zu", path, min, max, t.graphemes);
-		free(t.s);
-		return -1;
-	}
-	*dst = t.s;
-	if (graphemes)
-		*graphemes = t.graphemes;
-	if (ascii)
-		*ascii = t.ascii;
-	return 0;
-}
-
-static int take_uuid(json_t *j, const char *path, char out[UUID_STR_LEN], struct verdict *v)
-{
-	if (uuid_canonical(json_string_value(j), json_string_length(j), out) != 0) {
-		verdict_reject(v, REASON_INVALID_UUID, "%s must be a UUID", path);
-		return -1;
-	}
-	return 0;
-}
-
 enum outcome comment_decode(const char *payload, size_t len, struct comment *c, struct verdict *v)
 {
-	json_error_t jerr;
-	json_t *root = NULL, *j;
+	json_t *root, *j;
 	memset(c, 0, sizeof(*c));
 	memset(v, 0, sizeof(*v));
 
-	if (!payload || len == 0) {
-		verdict_reject(v, REASON_MALFORMED_JSON, "the event is empty");
+	if (!(root = field_parse(payload, len, COMMENT_PAYLOAD_MAX, v)))
 		goto done;
-	}
-	if (len > COMMENT_PAYLOAD_MAX) {
-		verdict_reject(v, REASON_PAYLOAD_TOO_LARGE, "the event is %zu bytes; at most %d are read", len,
-			       COMMENT_PAYLOAD_MAX);
-		goto done;
-	}
-	/*
-	 * DECODE_ANY: a bare string or number is "not an object", not malformed.
-	 * INT_AS_REAL: numbers beyond 64 bits in unknown fields are tolerated, and
-	 * schema_version 1.0 is the integer 1, as JSON Schema counts it.
-	 */
-	root = json_loadb(payload, len,
-			  JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL, &jerr);
-	if (!root) {
-		if (json_error_code(&jerr) == json_error_invalid_utf8)
-			verdict_reject(v, REASON_INVALID_TEXT, "the event is not valid UTF-8");
-		else
-			verdict_reject(v, REASON_MALFORMED_JSON, "the event is not valid JSON: %s", jerr.text);
-		goto done;
-	}
-	if (!json_is_object(root)) {
-		verdict_reject(v, REASON_NOT_AN_OBJECT, "the event must be a JSON object");
-		goto done;
-	}
 
 	/* Identify first, so that a rejection can name the comment and article. */
 	j = json_object_get(root, "comment_id");
 	if (json_is_string(j))
 		uuid_canonical(json_string_value(j), json_string_length(j), c->comment_id);
 	j = json_object_get(root, "article_id");
-	if (json_is_string(j) && article_id_valid(json_string_value(j), json_string_length(j)))
+	if (json_is_string(j) && field_article_id_valid(json_string_value(j), json_string_length(j)))
 		c->article_id = strdup(json_string_value(j));
 
-	j = json_object_get(root, "schema_version");
-	if (!j) {
-		verdict_reject(v, REASON_MISSING_FIELD, "schema_version is required");
+	if (field_schema_version(root, SUPPORTED_SCHEMA_VERSION, v))
 		goto done;
-	}
-	double version = json_number_value(j);
-	if (!json_is_number(j) || version < -1e15 || version > 1e15 || version != (double)(long long)version) {
-		verdict_reject(v, REASON_INVALID_TYPE, "schema_version must be an integer");
-		goto done;
-	}
-	if (version != SUPPORTED_SCHEMA_VERSION) {
-		verdict_reject(v, REASON_UNSUPPORTED_SCHEMA_VERSION, "schema_version %.0f is not supported (expected %d)",
-			       version, SUPPORTED_SCHEMA_VERSION);
-		goto done;
-	}
 
-	if (!(j = need_string(root, "comment_id", "comment_id", v)) || take_uuid(j, "comment_id", c->comment_id, v))
+	if (!(j = field_string(root, "comment_id", "comment_id", v)) || field_uuid(j, "comment_id", c->comment_id, v))
 		goto done;
-	if (!(j = need_string(root, "article_id", "article_id", v)))
+	if (!(j = field_string(root, "article_id", "article_id", v)))
 		goto done;
 	if (!c->article_id) {
-		verdict_reject(v, REASON_INVALID_FIELD,
-			       "article_id must be 1 to %d characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
-			       COMMENT_ARTICLE_ID_MAX);
+		field_article_id_invalid(v);
 		goto done;
 	}
 
@@ -181,26 +73,26 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 		verdict_reject(v, REASON_INVALID_TYPE, "author must be an object");
 		goto done;
 	}
-	if (!(j = need_string(author, "id", "author.id", v)) ||
-	    clean_field(j, "author.id", 0, 1, COMMENT_AUTHOR_ID_MAX, REASON_INVALID_FIELD, REASON_INVALID_FIELD,
-			&c->author_id, NULL, NULL, v))
+	if (!(j = field_string(author, "id", "author.id", v)) ||
+	    field_text(j, "author.id", 0, 1, COMMENT_AUTHOR_ID_MAX, REASON_INVALID_FIELD, REASON_INVALID_FIELD,
+		       &c->author_id, NULL, NULL, v))
 		goto done;
 	if (strlen(c->author_id) > COMMENT_AUTHOR_ID_MAX_BYTES) {
 		verdict_reject(v, REASON_FIELD_TOO_LARGE, "author.id is %zu bytes in UTF-8; at most %d can be stored",
 			       strlen(c->author_id), COMMENT_AUTHOR_ID_MAX_BYTES);
 		goto done;
 	}
-	if (!(j = need_string(author, "display_name", "author.display_name", v)) ||
-	    clean_field(j, "author.display_name", 0, 1, COMMENT_DISPLAY_NAME_MAX, REASON_INVALID_FIELD,
-			REASON_INVALID_FIELD, &c->display_name, NULL, NULL, v))
+	if (!(j = field_string(author, "display_name", "author.display_name", v)) ||
+	    field_text(j, "author.display_name", 0, 1, COMMENT_DISPLAY_NAME_MAX, REASON_INVALID_FIELD,
+		       REASON_INVALID_FIELD, &c->display_name, NULL, NULL, v))
 		goto done;
 
-	if (!(j = need_string(root, "body", "body", v)) ||
-	    clean_field(j, "body", 1, COMMENT_BODY_MIN, COMMENT_BODY_MAX, REASON_BODY_TOO_SHORT,
-			REASON_BODY_TOO_LONG, &c->body, &c->body_graphemes, &c->body_ascii, v))
+	if (!(j = field_string(root, "body", "body", v)) ||
+	    field_text(j, "body", 1, COMMENT_BODY_MIN, COMMENT_BODY_MAX, REASON_BODY_TOO_SHORT,
+		       REASON_BODY_TOO_LONG, &c->body, &c->body_graphemes, &c->body_ascii, v))
 		goto done;
 
-	if (!(j = need_string(root, "submitted_at", "submitted_at", v)))
+	if (!(j = field_string(root, "submitted_at", "submitted_at", v)))
 		goto done;
 	if (timefmt_parse_rfc3339(json_string_value(j), json_string_length(j), &c->submitted_us) != 0) {
 		verdict_reject(v, REASON_INVALID_SUBMITTED_AT, "submitted_at must be an RFC 3339 date-time");
@@ -214,7 +106,7 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 			verdict_reject(v, REASON_INVALID_TYPE, "parent_id must be a string or null");
 			goto done;
 		}
-		if (take_uuid(j, "parent_id", c->parent_id, v))
+		if (field_uuid(j, "parent_id", c->parent_id, v))
 			goto done;
 	}
 	v->outcome = OUTCOME_PUBLISH;

@@ -24,10 +24,13 @@ static const struct var_doc vars[] = {
 	{"KAFKA_GROUP_ID", "comment-ingest", "consumer group shared by all instances"},
 	{"KAFKA_TRANSACTIONAL_ID", "comment-ingest-<hostname>", "stable per instance; fences a zombie predecessor"},
 	{"KAFKA_GROUP_INSTANCE_ID", "the value of KAFKA_TRANSACTIONAL_ID", "static group membership: stable per instance; a restart takes its partitions back at once"},
-	{"TOPIC_SUBMITTED", "comment-submitted", "input topic"},
-	{"TOPIC_PUBLISHED", "comment-published", "output: accepted comments"},
+	{"TOPIC_SUBMITTED", "comment-submitted", "input: submitted comments"},
+	{"TOPIC_DECIDED", "moderation-decided", "input: moderators' decisions (approve, reject)"},
+	{"TOPIC_PUBLISHED", "comment-published", "output: accepted comments, and comments a moderator approved"},
 	{"TOPIC_MODERATION", "moderation-needed", "output: held comments"},
-	{"TOPIC_REJECTED", "comment-rejected", "output: rejected events"},
+	{"TOPIC_REJECTED", "comment-rejected", "output: rejected submissions"},
+	{"TOPIC_MODERATED", "comment-moderated", "output: comments a moderator rejected or took down"},
+	{"TOPIC_DECISION_REJECTED", "moderation-decision-rejected", "output: bad moderation decisions"},
 	{"DATABASE_URL", CONFIG_DEFAULT_DATABASE_URL, "PostgreSQL connection URI (password never logged)"},
 	{"DATABASE_PASSWORD", "(none)", "PostgreSQL password on top of DATABASE_URL; or DATABASE_PASSWORD_FILE, a file holding it"},
 	{"HTTP_ADDR", "0.0.0.0", "health endpoint address"},
@@ -146,9 +149,13 @@ int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errl
 	    /* one stable identity per instance: both ids fence the same predecessor */
 	    take_string(&cfg->group_instance_id, get, "KAFKA_GROUP_INSTANCE_ID", cfg->transactional_id, err, errlen) ||
 	    take_string(&cfg->topic_submitted, get, "TOPIC_SUBMITTED", "comment-submitted", err, errlen) ||
+	    take_string(&cfg->topic_decided, get, "TOPIC_DECIDED", "moderation-decided", err, errlen) ||
 	    take_string(&cfg->topic_published, get, "TOPIC_PUBLISHED", "comment-published", err, errlen) ||
 	    take_string(&cfg->topic_moderation, get, "TOPIC_MODERATION", "moderation-needed", err, errlen) ||
 	    take_string(&cfg->topic_rejected, get, "TOPIC_REJECTED", "comment-rejected", err, errlen) ||
+	    take_string(&cfg->topic_moderated, get, "TOPIC_MODERATED", "comment-moderated", err, errlen) ||
+	    take_string(&cfg->topic_decision_rejected, get, "TOPIC_DECISION_REJECTED", "moderation-decision-rejected",
+			err, errlen) ||
 	    take_string(&cfg->database_url, get, "DATABASE_URL", CONFIG_DEFAULT_DATABASE_URL, err, errlen) ||
 	    take_string(&cfg->http_addr, get, "HTTP_ADDR", "0.0.0.0", err, errlen) ||
 	    take_int(&cfg->http_port, get, "HTTP_PORT", 8080, 1, 65535, err, errlen) ||
@@ -176,11 +183,18 @@ int config_load(struct config *cfg, config_getenv_fn get, char *err, size_t errl
 		snprintf(err, errlen, "DATABASE_URL must start with postgresql:// or postgres://");
 		goto failed;
 	}
-	const char *outputs[] = {cfg->topic_published, cfg->topic_moderation, cfg->topic_rejected};
-	const char *names[] = {"TOPIC_PUBLISHED", "TOPIC_MODERATION", "TOPIC_REJECTED"};
-	for (int i = 0; i < 3; i++) {
-		if (strcmp(outputs[i], cfg->topic_submitted) == 0) {
-			snprintf(err, errlen, "%s must differ from TOPIC_SUBMITTED", names[i]);
+	if (strcmp(cfg->topic_decided, cfg->topic_submitted) == 0) {
+		snprintf(err, errlen, "TOPIC_DECIDED must differ from TOPIC_SUBMITTED");
+		goto failed;
+	}
+	/* An output that is also an input would feed the service its own events. */
+	const char *outputs[] = {cfg->topic_published, cfg->topic_moderation, cfg->topic_rejected, cfg->topic_moderated,
+				 cfg->topic_decision_rejected};
+	const char *names[] = {"TOPIC_PUBLISHED", "TOPIC_MODERATION", "TOPIC_REJECTED", "TOPIC_MODERATED",
+			       "TOPIC_DECISION_REJECTED"};
+	for (int i = 0; i < 5; i++) {
+		if (strcmp(outputs[i], cfg->topic_submitted) == 0 || strcmp(outputs[i], cfg->topic_decided) == 0) {
+			snprintf(err, errlen, "%s must differ from TOPIC_SUBMITTED and TOPIC_DECIDED", names[i]);
 			goto failed;
 		}
 	}
@@ -200,9 +214,12 @@ void config_free(struct config *cfg)
 	free(cfg->transactional_id);
 	free(cfg->group_instance_id);
 	free(cfg->topic_submitted);
+	free(cfg->topic_decided);
 	free(cfg->topic_published);
 	free(cfg->topic_moderation);
 	free(cfg->topic_rejected);
+	free(cfg->topic_moderated);
+	free(cfg->topic_decision_rejected);
 	free(cfg->database_url);
 	if (cfg->database_password)
 		memset(cfg->database_password, 0, strlen(cfg->database_password));

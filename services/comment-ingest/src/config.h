@@ -15,9 +15,12 @@ struct config {
 	char *transactional_id;
 	char *group_instance_id; /* group.instance.id: static membership */
 	char *topic_submitted;
+	char *topic_decided;   /* input: moderation decisions */
 	char *topic_published;
 	char *topic_moderation;
 	char *topic_rejected;
+	char *topic_moderated;          /* output: comments a moderator rejected */
+	char *topic_decision_rejected;  /* output: bad moderation decisions */
 	char *database_url;
 	char *database_password; /* DATABASE_PASSWORD(_FILE), a secret; NULL: libpq's (the URL, PGPASSWORD, PGPASSFILE) */
 	struct kconf kconf;       /* Kafka security and KAFKA_CONFIG_FILE (kconf.c), for every Kafka client */

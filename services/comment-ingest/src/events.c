@@ -1,4 +1,4 @@
-/* events.c - the output events: comment-published, moderation-needed and comment-rejected as JSON. */
+/* events.c - the output events as JSON: of submissions (comment-published, moderation-needed, comment-rejected) and of decisions. */
 #include "events.h"
 
 #include <jansson.h>
@@ -24,35 +24,91 @@ static json_t *str_or_null(const char *s)
 	return s && *s ? json_string(s) : json_null();
 }
 
-char *events_stored(const struct stored_comment *row, int *held)
+/* The event id: UUIDv5 of "<key>/<event type>", where key is the comment's or the decision's id. */
+static int event_id_of(const char *key, const char *type, char out[UUID_STR_LEN])
 {
-	char name[UUID_STR_LEN + 32], event_id[UUID_STR_LEN];
-	*held = strcmp(row->status, "pending") == 0;
-	const char *type = *held ? "moderation-needed" : "comment-published";
-	int n = snprintf(name, sizeof(name), "%s/%s", row->comment_id, type);
-	if (uuid_v5(name, (size_t)n, event_id) != 0)
-		return NULL;
+	char name[UUID_STR_LEN + 64];
+	int n = snprintf(name, sizeof(name), "%s/%s", key, type);
+	return n < 0 || (size_t)n >= sizeof(name) ? -1 : uuid_v5(name, (size_t)n, out);
+}
 
-	json_t *reasons = json_loads(row->reasons, 0, NULL);
-	json_t *ev = json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:s, s:s, s:o, s:s, s:s, s:o}",
-			       "schema_version", EVENTS_SCHEMA_VERSION,
-			       "event_id", event_id,
-			       "event_type", type,
-			       "comment_id", row->comment_id,
-			       "article_id", row->article_id,
-			       "parent_id", str_or_null(row->parent_id),
-			       "author", "id", row->author_id, "display_name", row->display_name,
-			       "body", row->body,
-			       "status", row->status,
-			       "reasons", reasons ? reasons : json_array(),
-			       "submitted_at", row->submitted_at,
-			       "accepted_at", row->accepted_at,
-			       "source", source_json(&row->source));
+static char *dump(json_t *ev)
+{
 	if (!ev)
 		return NULL;
 	char *out = json_dumps(ev, DUMP_FLAGS);
 	json_decref(ev);
 	return out;
+}
+
+/* A stored comment as comment-published or moderation-needed show it; reasons is taken (a new reference). */
+static json_t *stored_json(const struct stored_comment *row, const char *event_id, const char *type,
+			   const char *status, json_t *reasons)
+{
+	return json_pack("{s:i, s:s, s:s, s:s, s:s, s:o, s:{s:s, s:s}, s:s, s:s, s:o, s:s, s:s, s:o}",
+			 "schema_version", EVENTS_SCHEMA_VERSION,
+			 "event_id", event_id,
+			 "event_type", type,
+			 "comment_id", row->comment_id,
+			 "article_id", row->article_id,
+			 "parent_id", str_or_null(row->parent_id),
+			 "author", "id", row->author_id, "display_name", row->display_name,
+			 "body", row->body,
+			 "status", status,
+			 "reasons", reasons ? reasons : json_array(),
+			 "submitted_at", row->submitted_at,
+			 "accepted_at", row->accepted_at,
+			 "source", source_json(&row->source));
+}
+
+char *events_stored(const struct stored_comment *row, int *held)
+{
+	char event_id[UUID_STR_LEN];
+	*held = strcmp(row->status, "pending") == 0;
+	const char *type = *held ? "moderation-needed" : "comment-published";
+	if (event_id_of(row->comment_id, type, event_id) != 0)
+		return NULL;
+	return dump(stored_json(row, event_id, type, row->status, json_loads(row->reasons, 0, NULL)));
+}
+
+char *events_approved(const struct stored_comment *row, const struct moderation *m)
+{
+	char event_id[UUID_STR_LEN];
+	if (event_id_of(m->decision_id, "comment-published", event_id) != 0)
+		return NULL;
+	json_t *ev = stored_json(row, event_id, "comment-published", "published", json_array());
+	json_t *mod = json_pack("{s:s, s:s, s:s, s:s, s:o}", "decision_id", m->decision_id, "decision",
+				decision_kind_name(m->kind), "from_status", m->from_status, "decided_at",
+				m->decided_at, "source", source_json(&m->source));
+	if (!ev || !mod) {
+		json_decref(ev);
+		json_decref(mod);
+		return NULL;
+	}
+	if (json_object_set_new(ev, "moderation", mod) != 0) { /* takes mod, even when it fails */
+		json_decref(ev);
+		return NULL;
+	}
+	return dump(ev);
+}
+
+char *events_moderated(const char *comment_id, const char *article_id, const struct moderation *m)
+{
+	char event_id[UUID_STR_LEN];
+	if (event_id_of(m->decision_id, "comment-moderated", event_id) != 0)
+		return NULL;
+	return dump(json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}",
+			      "schema_version", EVENTS_SCHEMA_VERSION,
+			      "event_id", event_id,
+			      "event_type", "comment-moderated",
+			      "comment_id", comment_id,
+			      "article_id", article_id,
+			      "decision", decision_kind_name(m->kind),
+			      "from_status", m->from_status,
+			      "to_status", m->to_status,
+			      "decision_id", m->decision_id,
+			      "decided_at", m->decided_at,
+			      "source", source_json(&m->source)));
 }
 
 static json_t *payload_json(const char *payload, size_t len, const char **encoding, int *truncated)
@@ -82,33 +138,58 @@ static json_t *payload_json(const char *payload, size_t len, const char **encodi
 	return s;
 }
 
+/* The event id of a rejection: UUIDv5 of its source coordinates and event type. */
+static int rejection_id(const struct source *src, const char *type, char out[UUID_STR_LEN])
+{
+	char name[512];
+	int n = snprintf(name, sizeof(name), "%s/%d/%lld/%s", src->topic, (int)src->partition, (long long)src->offset,
+			 type);
+	return n < 0 || (size_t)n >= sizeof(name) ? -1 : uuid_v5(name, (size_t)n, out);
+}
+
 char *events_rejected(const struct source *src, const char *payload, size_t len,
 		      const struct comment *c, const struct verdict *v)
 {
-	char name[512], event_id[UUID_STR_LEN];
-	int n = snprintf(name, sizeof(name), "%s/%d/%lld/comment-rejected", src->topic, (int)src->partition,
-			 (long long)src->offset);
-	if (n < 0 || (size_t)n >= sizeof(name) || uuid_v5(name, (size_t)n, event_id) != 0)
+	char event_id[UUID_STR_LEN];
+	if (rejection_id(src, "comment-rejected", event_id) != 0)
 		return NULL;
 	const char *encoding = "utf-8";
 	int truncated;
 	json_t *body = payload_json(payload, len, &encoding, &truncated);
-	json_t *ev = json_pack("{s:i, s:s, s:s, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:s, s:b}",
-			       "schema_version", EVENTS_SCHEMA_VERSION,
-			       "event_id", event_id,
-			       "event_type", "comment-rejected",
-			       "comment_id", str_or_null(c->comment_id),
-			       "article_id", str_or_null(c->article_id),
-			       "reason", "code", reason_code(v->reject), "detail", v->detail,
-			       "source", source_json(src),
-			       "payload", body,
-			       "payload_encoding", encoding,
-			       "payload_truncated", truncated);
-	if (!ev)
+	return dump(json_pack("{s:i, s:s, s:s, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:s, s:b}",
+			      "schema_version", EVENTS_SCHEMA_VERSION,
+			      "event_id", event_id,
+			      "event_type", "comment-rejected",
+			      "comment_id", str_or_null(c->comment_id),
+			      "article_id", str_or_null(c->article_id),
+			      "reason", "code", reason_code(v->reject), "detail", v->detail,
+			      "source", source_json(src),
+			      "payload", body,
+			      "payload_encoding", encoding,
+			      "payload_truncated", truncated));
+}
+
+char *events_decision_rejected(const struct source *src, const char *payload, size_t len, const struct decision *d,
+			       const struct verdict *v)
+{
+	char event_id[UUID_STR_LEN];
+	if (rejection_id(src, "moderation-decision-rejected", event_id) != 0)
 		return NULL;
-	char *out = json_dumps(ev, DUMP_FLAGS);
-	json_decref(ev);
-	return out;
+	const char *encoding = "utf-8";
+	int truncated;
+	json_t *body = payload_json(payload, len, &encoding, &truncated);
+	return dump(json_pack("{s:i, s:s, s:s, s:o, s:o, s:o, s:{s:s, s:s}, s:o, s:o, s:s, s:b}",
+			      "schema_version", EVENTS_SCHEMA_VERSION,
+			      "event_id", event_id,
+			      "event_type", "moderation-decision-rejected",
+			      "decision_id", str_or_null(d->decision_id),
+			      "comment_id", str_or_null(d->comment_id),
+			      "article_id", str_or_null(d->article_id),
+			      "reason", "code", reason_code(v->reject), "detail", v->detail,
+			      "source", source_json(src),
+			      "payload", body,
+			      "payload_encoding", encoding,
+			      "payload_truncated", truncated));
 }
 
 char *events_hold_reasons(const struct verdict *v)

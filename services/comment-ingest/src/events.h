@@ -1,4 +1,4 @@
-/* events.h - the output events: comment-published, moderation-needed and comment-rejected as JSON. */
+/* events.h - the output events as JSON: of submissions (comment-published, moderation-needed, comment-rejected) and of decisions. */
 #ifndef CI_EVENTS_H
 #define CI_EVENTS_H
 
@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "comment.h"
+#include "decision.h"
 
 #define EVENTS_SCHEMA_VERSION 1
 
@@ -58,6 +59,47 @@ char *events_stored(const struct stored_comment *row, int *held);
  */
 char *events_rejected(const struct source *src, const char *payload, size_t len,
 		      const struct comment *c, const struct verdict *v);
+
+/*
+ * An applied moderation decision, as its event shows it: all of it comes
+ * from the stored decision record, so that a replay builds the same bytes.
+ * The moderator's id and note stay in PostgreSQL: no event carries them.
+ */
+struct moderation {
+	const char *decision_id;
+	enum decision_kind kind;
+	const char *from_status;
+	const char *to_status;
+	const char *decided_at; /* canonical UTC */
+	struct source source;   /* where the decision was read from (moderation-decided) */
+};
+
+/*
+ * Builds the comment-published event of a comment a moderator approved
+ * (pending or rejected -> published): the stored comment's fields that never
+ * change (row; its status and reasons are not used), status published, no
+ * reasons, and a "moderation" object with the decision. The event id derives
+ * from the decision id. Returns a malloc'ed string or NULL.
+ */
+char *events_approved(const struct stored_comment *row, const struct moderation *m);
+
+/*
+ * Builds the comment-moderated event of a comment a moderator rejected
+ * (pending -> rejected, or published -> rejected: taken down). The event id
+ * derives from the decision id; source is the decision's. Returns a
+ * malloc'ed string or NULL.
+ */
+char *events_moderated(const char *comment_id, const char *article_id, const struct moderation *m);
+
+/*
+ * Builds a moderation-decision-rejected event (the dead letter of a bad
+ * decision): the reason, the source coordinates and the original payload,
+ * bounded as for comment-rejected. d may carry the decision, comment and
+ * article ids when they were valid. The event id derives from the source
+ * coordinates. Returns a malloc'ed string or NULL.
+ */
+char *events_decision_rejected(const struct source *src, const char *payload, size_t len, const struct decision *d,
+			       const struct verdict *v);
 
 /* Builds the JSON array of hold reasons ({code, detail}) stored with a pending comment. */
 char *events_hold_reasons(const struct verdict *v);

@@ -25,17 +25,17 @@ int isolate_row_can_cause(const char *st)
 }
 
 /* Rejects the slot of a refused row with storage_refused, naming PostgreSQL's SQLSTATE and message. */
-static int refuse(struct batch *b, struct slot *s, const char *sqlstate, const char *message)
+static int refuse(struct slot *s, const char *sqlstate, const char *message)
 {
 	char msg[COMMENT_DETAIL_LEN];
 	log_oneline(message, msg, sizeof(msg) - 64);
 	verdict_reject(&s->v, REASON_STORAGE_REFUSED, "PostgreSQL refused to store the comment (%s): %s", sqlstate, msg);
-	return batch_reject(b, s);
+	return batch_reject(s);
 }
 
 const char *isolate_apply(struct batch *b, PGresult **res, int *refused)
 {
-	PGresult *each = res[0], *rows = res[1];
+	PGresult *each = res[STORE_RES_ROWS], *rows = res[STORE_RES_STORED];
 	*refused = 0;
 	if (PQntuples(each) != b->rows.count)
 		return "row isolation returned the wrong number of rows";
@@ -52,14 +52,14 @@ const char *isolate_apply(struct batch *b, PGresult **res, int *refused)
 			err = "row isolation returned the rows out of order";
 		} else if (strcmp(outcome, "refused") == 0) {
 			(*refused)++;
-			if (refuse(b, s, PQgetvalue(each, k, EACH_ERROR_CODE), PQgetvalue(each, k, EACH_ERROR_MESSAGE)))
+			if (refuse(s, PQgetvalue(each, k, EACH_ERROR_CODE), PQgetvalue(each, k, EACH_ERROR_MESSAGE)))
 				err = "out of memory rejecting a refused row";
 		} else {
 			int r = row_index_find(&ix, s->c.comment_id);
 			if (r < 0)
 				err = "a stored comment was not found";
 			else
-				batch_match_row(b, s, rows, r, strcmp(outcome, "inserted") == 0);
+				batch_match_row(s, rows, r, strcmp(outcome, "inserted") == 0);
 		}
 	}
 	row_index_free(&ix);

@@ -18,9 +18,9 @@
 int isolate_row_can_cause(const char *sqlstate);
 
 /*
- * The batch's rows were stored one at a time (store_submit_each): res[0]
- * has each row's outcome (enum each_out), res[1] every stored row of the
- * batch's comment_ids. A refused row's comment is rejected with
+ * The batch's rows were stored one at a time (store_submit_each):
+ * res[STORE_RES_ROWS] has each row's outcome (enum each_out),
+ * res[STORE_RES_STORED] every stored row of the batch's comment_ids. A refused row's comment is rejected with
  * storage_refused, its detail the SQLSTATE and PostgreSQL's message (about
  * that row alone); the other comments are matched to their rows as
  * batch_match does. *refused counts the refusals. Returns NULL, or what went

@@ -343,12 +343,15 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 		goto failed;
 	}
 
-	topics = rd_kafka_topic_partition_list_new(1);
+	/* Both inputs: a batch holds messages of either, and one transaction commits the offsets of both. */
+	topics = rd_kafka_topic_partition_list_new(2);
 	rd_kafka_topic_partition_list_add(topics, cfg->topic_submitted, RD_KAFKA_PARTITION_UA);
+	rd_kafka_topic_partition_list_add(topics, cfg->topic_decided, RD_KAFKA_PARTITION_UA);
 	rd_kafka_resp_err_t e = rd_kafka_subscribe(k->consumer, topics);
 	rd_kafka_topic_partition_list_destroy(topics);
 	if (e) {
-		snprintf(err, errlen, "subscribe to %s: %s", cfg->topic_submitted, rd_kafka_err2str(e));
+		snprintf(err, errlen, "subscribe to %s and %s: %s", cfg->topic_submitted, cfg->topic_decided,
+			 rd_kafka_err2str(e));
 		goto failed;
 	}
 	return k;

@@ -46,7 +46,8 @@ enum kafka_tx_result {
 };
 
 /*
- * Creates both clients and subscribes to cfg->topic_submitted. Events come
+ * Creates both clients and subscribes to both inputs, cfg->topic_submitted
+ * and cfg->topic_decided. Events come
  * through cb on the loop thread. Returns NULL with a message in err on
  * failure. The transactional producer is not usable before
  * kafka_init_transactions() succeeded.

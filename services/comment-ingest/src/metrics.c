@@ -76,17 +76,37 @@ static void counter(struct sbuf *b, const char *name, const char *help, uint64_t
 char *metrics_render(size_t *len)
 {
 	struct sbuf b = {0};
-	counter(&b, "comment_ingest_consumed_total", "Events consumed and committed.", metrics.consumed);
+	counter(&b, "comment_ingest_consumed_total", "comment-submitted events consumed and committed.", metrics.consumed);
 	counter(&b, "comment_ingest_published_total", "Comments stored and published.", metrics.published);
 	counter(&b, "comment_ingest_held_total", "Comments stored as pending and sent to moderation.", metrics.held);
 	sb_printf(&b, "# HELP comment_ingest_rejected_total Events rejected, by reason code.\n"
 		      "# TYPE comment_ingest_rejected_total counter\n");
 	for (int r = 1; r < REASON__COUNT; r++)
-		if (reason_outcome((enum reason)r) == OUTCOME_REJECT)
+		if (reason_outcome((enum reason)r) == OUTCOME_REJECT && reason_for((enum reason)r, REASON_FOR_COMMENTS))
 			sb_printf(&b, "comment_ingest_rejected_total{reason=\"%s\"} %llu\n",
 				  reason_code((enum reason)r), (unsigned long long)metrics.rejected[r]);
 	counter(&b, "comment_ingest_duplicate_total", "Events whose comment_id was already stored from other coordinates.", metrics.duplicate);
 	counter(&b, "comment_ingest_replayed_total", "Events replayed from the coordinates they were stored from (output re-emitted).", metrics.replayed);
+	counter(&b, "comment_ingest_decisions_consumed_total", "moderation-decided events consumed and committed.", metrics.decisions_consumed);
+	sb_printf(&b, "# HELP comment_ingest_decisions_applied_total Moderation decisions applied, by the status change they made.\n"
+		      "# TYPE comment_ingest_decisions_applied_total counter\n");
+	for (int from = 0; from < STATUS__COUNT; from++)
+		for (int k = 0; k < 2; k++) {
+			enum comment_status to;
+			if (decision_transition((enum decision_kind)k, (enum comment_status)from, &to))
+				sb_printf(&b, "comment_ingest_decisions_applied_total{from=\"%s\",to=\"%s\"} %llu\n",
+					  comment_status_name((enum comment_status)from), comment_status_name(to),
+					  (unsigned long long)metrics.decisions_applied[from][to]);
+		}
+	counter(&b, "comment_ingest_decisions_noop_total", "Moderation decisions that changed nothing (e.g. approving a published comment).", metrics.decisions_noop);
+	counter(&b, "comment_ingest_decisions_duplicate_total", "Moderation decisions whose decision_id was already recorded from other coordinates.", metrics.decisions_duplicate);
+	sb_printf(&b, "# HELP comment_ingest_decisions_rejected_total Moderation decisions rejected (moderation-decision-rejected), by reason code.\n"
+		      "# TYPE comment_ingest_decisions_rejected_total counter\n");
+	for (int r = 1; r < REASON__COUNT; r++)
+		if (reason_for((enum reason)r, REASON_FOR_DECISIONS))
+			sb_printf(&b, "comment_ingest_decisions_rejected_total{reason=\"%s\"} %llu\n",
+				  reason_code((enum reason)r), (unsigned long long)metrics.decisions_rejected[r]);
+	counter(&b, "comment_ingest_decisions_replayed_total", "Moderation decisions replayed from the coordinates they were recorded from (event re-emitted).", metrics.decisions_replayed);
 	counter(&b, "comment_ingest_batches_total", "Batches committed.", metrics.batches);
 	counter(&b, "comment_ingest_transaction_aborts_total", "Kafka transactions aborted and retried.", metrics.tx_aborts);
 	counter(&b, "comment_ingest_pauses_total", "Times consumption was paused: PostgreSQL unreachable, or a retry waiting after a failed batch.", metrics.pauses);

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "decision.h"
 #include "reason.h"
 #include "stall.h"
 
@@ -47,6 +48,13 @@ struct metrics {
 	uint64_t pauses;
 	uint64_t pg_reconnects;
 	uint64_t isolations; /* batches whose rows were stored one at a time to find a refused row */
+	/* moderation decisions: consumed = applied + noop + duplicate + rejected */
+	uint64_t decisions_consumed;
+	uint64_t decisions_applied[STATUS__COUNT][STATUS__COUNT]; /* [from][to] */
+	uint64_t decisions_noop;
+	uint64_t decisions_duplicate;
+	uint64_t decisions_rejected[REASON__COUNT];
+	uint64_t decisions_replayed;
 	uint64_t batch_buckets[METRICS_BATCH_BUCKETS]; /* cumulative counts per upper bound */
 	uint64_t batch_count;
 	double batch_sum_seconds;

@@ -6,8 +6,10 @@
  *   deciding (the front, one batch at a time)
  *     batch_run          the collected batch moves on as soon as the front is free
  *     batch_looked_up    batch_decide: replays, duplicates and the history rules
+ *     batch_store        one transaction: the comments' rows, then the moderation decisions
  *     batch_stored       PostgreSQL committed: batch_match finds each comment's row; when PostgreSQL
- *                        refused the rows, row isolation (isolate.c) stores them one at a time
+ *                        refused the rows, row isolation (isolate.c) stores them one at a time;
+ *                        moderate_match reads what became of each decision (moderate.c)
  *     batch_ready        the stored batch joins the Kafka stage's queue; the front is free again
  *   committing (txq.c)
  *     txq_start          off the loop: build the events of every queued batch from their stored
@@ -39,6 +41,7 @@
 #include "lag.h"
 #include "log.h"
 #include "metrics.h"
+#include "moderate.h"
 #include "stall.h"
 #include "txq.h"
 
@@ -289,6 +292,7 @@ static void store_state(struct store *s, int ready, void *arg)
 /* ---- deciding ------------------------------------------------------------------------------- */
 
 static void batch_looked_up(struct store *st, const struct store_error *err, PGresult **res, void *arg);
+static void batch_store(struct pipeline *p);
 static void batch_stored(struct store *st, const struct store_error *err, PGresult **res, void *arg);
 static void batch_ready(struct pipeline *p);
 
@@ -310,7 +314,7 @@ static void batch_run(struct pipeline *p)
 	b->lookup.rate_window_s = p->rules.rate_window_s;
 	b->lookup.duplicate_window_s = p->rules.duplicate_window_s;
 	if (b->lookup.count == 0)
-		batch_ready(p);
+		batch_store(p); /* no new comment: only decisions, or nothing, to store */
 	else if (store_lookup(p->store, &b->lookup, batch_looked_up) != 0)
 		front_fail(p, STAGE_LOOKUP, CAUSE_CONNECTION, "postgres unavailable");
 }
@@ -330,33 +334,44 @@ static void batch_looked_up(struct store *st, const struct store_error *err, PGr
 		return;
 	}
 	b->phase_ns[PH_LOOKED_UP] = uv_hrtime();
-	const char *why = batch_decide(b, res[0], &p->rules);
+	const char *why = batch_decide(b, res[STORE_RES_LOOKUP], &p->rules);
 	if (why)
 		front_fail(p, STAGE_LOOKUP, internal_cause(why), why);
-	else if (b->rows.count == 0)
+	else
+		batch_store(p);
+}
+
+/* One transaction: the batch's new comments and replays, then its moderation decisions; or nothing to store. */
+static void batch_store(struct pipeline *p)
+{
+	struct batch *b = p->front;
+	if (!batch_has_store_work(b))
 		batch_ready(p);
-	else if (store_submit(p->store, &b->rows, batch_stored) != 0)
+	else if (store_submit(p->store, &b->rows, &b->decisions, batch_stored) != 0)
 		front_fail(p, STAGE_STORE, CAUSE_CONNECTION, "postgres unavailable");
 }
 
 /*
- * PostgreSQL committed the batch's rows, or refused them. A refusal that one
- * row can cause sends the rows again one at a time (row isolation): the
- * refused ones are rejected with storage_refused and the rest are stored. Any
- * other error, or a refusal of the canary too, fails the batch: a dependency
- * fault, retried with backoff, that rejects nobody.
+ * PostgreSQL committed the batch's rows and decisions, or refused them. A
+ * refusal of the rows that one row can cause sends them again one at a time
+ * (row isolation), with the decisions after them: the refused ones are
+ * rejected with storage_refused and the rest are stored. Any other error, a
+ * refusal of the canary too, or any error applying the decisions (a decision
+ * that passed validation has no value PostgreSQL can refuse) fails the batch:
+ * a dependency fault, retried with backoff, that rejects nobody.
  */
 static void batch_stored(struct store *st, const struct store_error *err, PGresult **res, void *arg)
 {
 	(void)st;
 	struct pipeline *p = arg;
 	struct batch *b = p->front;
-	if (err && !p->failed && !p->fatal && !b->isolated && isolate_row_can_cause(err->sqlstate)) {
+	if (err && err->step == STORE_STEP_ROWS && !p->failed && !p->fatal && !b->isolated &&
+	    isolate_row_can_cause(err->sqlstate)) {
 		log_debug("postgres refused the batch; storing its rows one at a time", "sqlstate", err->sqlstate,
 			  "error", err->message);
 		metrics.isolations++;
 		b->isolated = 1;
-		if (store_submit_each(p->store, &b->rows, batch_stored) != 0)
+		if (store_submit_each(p->store, &b->rows, &b->decisions, batch_stored) != 0)
 			front_fail(p, STAGE_STORE, CAUSE_CONNECTION, "postgres unavailable");
 		return;
 	}
@@ -371,6 +386,8 @@ static void batch_stored(struct store *st, const struct store_error *err, PGresu
 	b->phase_ns[PH_STORED] = uv_hrtime();
 	int refused = 0;
 	const char *why = b->isolated ? isolate_apply(b, res, &refused) : batch_match(b, res);
+	if (!why)
+		why = moderate_match(b, res[STORE_RES_DECISIONS]);
 	if (why) {
 		front_fail(p, STAGE_STORE, internal_cause(why), why);
 		return;
@@ -380,7 +397,7 @@ static void batch_stored(struct store *st, const struct store_error *err, PGresu
 		snprintf(n, sizeof(n), "%d", refused);
 		log_warn("postgres refused rows; they are rejected with storage_refused", "rows", n);
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < STORE_RES__COUNT; i++) {
 		b->rows_res[i] = res[i];
 		res[i] = NULL; /* now owned by the batch: its events are built off the loop */
 	}

@@ -14,10 +14,14 @@
 #define BACKOFF_MAX_MS 5000
 #define MIGRATION_LOCK_KEY 0x636f6d6d /* "comm" */
 
-/* A stored row as events are built from it: the columns of enum store_out. */
+/*
+ * A stored row as events are built from it: the columns of enum store_out.
+ * The status is the one the comment was accepted with: a moderation decision
+ * may have changed it since, and a submission's event must not change with it.
+ */
 #define OUT_COLUMNS                                                                                \
-	"comment_id::text, article_id, author_id, author_display_name, parent_id::text, body, status," \
-	" reasons::text,"                                                                              \
+	"comment_id::text, article_id, author_id, author_display_name, parent_id::text, body,"       \
+	" coalesce(accepted_status, status), reasons::text,"                                           \
 	" to_char(submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"             \
 	" to_char(accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"              \
 	" source_topic, source_partition, source_offset"
@@ -73,6 +77,18 @@ static const char select_all_sql[] =
 	" WHERE x ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'))";
 
 /*
+ * Applies a batch's decisions after its rows, in the same transaction
+ * (sql/004_moderation_decisions.sql): one row per decision, enum decision_out.
+ */
+static const char apply_decisions_sql[] =
+	"SELECT comment_id, article_id, author_id, author_display_name, parent_id, body, status, reasons,"
+	" submitted_at, accepted_at, source_topic, source_partition, source_offset, ord, outcome, replay,"
+	" from_status, to_status, decided_at, decision_source_topic, decision_source_partition,"
+	" decision_source_offset"
+	" FROM comment_ingest_apply_decisions($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[],"
+	" $6::text[], $7::timestamptz[], $8::text[], $9::int[], $10::bigint[]) ORDER BY ord";
+
+/*
  * Before the migrations: the text the service sends is UTF-8, and the
  * database must store any of it. A database in another encoding would refuse
  * some comments for their characters alone, so the service does not start on one.
@@ -109,13 +125,18 @@ struct store {
 	struct log_repeat down_log; /* a connection that keeps failing is logged once, then counted */
 	store_state_cb state_cb;
 	void *arg;
-	/* the request in flight */
+	/* the request in flight: its statements in the order sent, each with its result slot and step */
 	store_done_cb done_cb;
-	PGresult *res[2];
-	int nres;
-	int want; /* results the request returns */
+	PGresult *res[STORE_RES__COUNT];
+	int nstmt;                    /* statements sent */
+	int stmt;                     /* statements whose results have ended */
+	int in_stmt;                  /* a result of statement `stmt` arrived; its end has not */
+	int slot[STORE_RES__COUNT];   /* statement -> enum store_res */
+	enum store_step step[STORE_RES__COUNT];
+	int got;                      /* results received */
 	char *err;          /* the request's first error, one line */
 	char err_state[6];  /* and its SQLSTATE ("" when none) */
+	enum store_step err_step; /* and the part of the request that failed */
 	/* closing */
 	void (*close_cb)(void *);
 	void *close_arg;
@@ -218,6 +239,36 @@ int store_lookup_add(struct store_lookup *l, const struct comment *c, const char
 	if (pgarrs_add_row(l->col, vals, LK__COUNT))
 		return -1;
 	l->count++;
+	return 0;
+}
+
+void store_decisions_reset(struct store_decisions *d)
+{
+	pgarrs_reset(d->col, DC__COUNT);
+	d->count = 0;
+}
+
+void store_decisions_free(struct store_decisions *d)
+{
+	pgarrs_free(d->col, DC__COUNT);
+	memset(d, 0, sizeof(*d));
+}
+
+int store_decisions_add(struct store_decisions *d, const struct decision *dec, const char *topic, int32_t partition,
+			int64_t offset)
+{
+	char part[16], off[24];
+	snprintf(part, sizeof(part), "%d", (int)partition);
+	snprintf(off, sizeof(off), "%lld", (long long)offset);
+	const char *vals[DC__COUNT] = {
+		[DC_DECISION_ID] = dec->decision_id, [DC_COMMENT_ID] = dec->comment_id,
+		[DC_ARTICLE_ID] = dec->article_id, [DC_DECISION] = decision_kind_name(dec->kind),
+		[DC_MODERATOR_ID] = dec->moderator_id, [DC_NOTE] = dec->note, [DC_DECIDED_AT] = dec->decided_at,
+		[DC_SOURCE_TOPIC] = topic, [DC_SOURCE_PARTITION] = part, [DC_SOURCE_OFFSET] = off,
+	};
+	if (pgarrs_add_row(d->col, vals, DC__COUNT))
+		return -1;
+	d->count++;
 	return 0;
 }
 
@@ -333,24 +384,49 @@ static int store_watch(struct store *s, int events)
 
 static void clear_batch(struct store *s)
 {
-	for (int i = 0; i < s->nres; i++)
+	for (int i = 0; i < STORE_RES__COUNT; i++) {
 		PQclear(s->res[i]); /* NULL when the callback took it */
-	s->nres = 0;
+		s->res[i] = NULL;
+	}
+	s->nstmt = s->stmt = s->in_stmt = s->got = 0;
 	free(s->err);
 	s->err = NULL;
 	s->err_state[0] = '\0';
+	s->err_step = STORE_STEP_NONE;
 }
 
-/* Ends the in-flight batch (if any) with the error (sqlstate "" when none) or the results collected. */
-static void finish_batch(struct store *s, const char *sqlstate, const char *err)
+/* The part of the request whose results are being read (or were, when all have ended). */
+static enum store_step current_step(const struct store *s)
+{
+	if (s->nstmt == 0)
+		return STORE_STEP_NONE;
+	return s->step[s->stmt < s->nstmt ? s->stmt : s->nstmt - 1];
+}
+
+/*
+ * Ends the in-flight request (if any) with the error (sqlstate "" when none)
+ * or the results collected. The store forgets the request before calling
+ * back, so that the callback may send the next one at once; what the
+ * callback does not take is freed after it.
+ */
+static void finish_batch(struct store *s, const char *sqlstate, const char *err, enum store_step step)
 {
 	store_done_cb cb = s->done_cb;
 	s->done_cb = NULL;
-	if (!cb)
-		return;
-	struct store_error e = {sqlstate ? sqlstate : "", err};
-	cb(s, err ? &e : NULL, err ? NULL : s->res, s->arg);
+	PGresult *res[STORE_RES__COUNT];
+	char state[sizeof(s->err_state)], *owned = s->err;
+	snprintf(state, sizeof(state), "%s", sqlstate ? sqlstate : "");
+	memcpy(res, s->res, sizeof(res));
+	memset(s->res, 0, sizeof(s->res));
+	s->err = NULL; /* err may be it: freed after the callback */
 	clear_batch(s);
+	if (cb) {
+		struct store_error e = {state, err, step};
+		cb(s, err ? &e : NULL, err ? NULL : res, s->arg);
+	}
+	for (int i = 0; i < STORE_RES__COUNT; i++)
+		PQclear(res[i]); /* NULL when the callback took it */
+	free(owned);
 }
 
 static void timer_cb(uv_timer_t *t)
@@ -386,8 +462,7 @@ static void store_fail(struct store *s, const char *what)
 		PQfinish(s->conn);
 	s->conn = NULL;
 	s->state = ST_DOWN;
-	finish_batch(s, "", msg[0] ? msg : what);
-	clear_batch(s);
+	finish_batch(s, "", msg[0] ? msg : what, current_step(s));
 	if (s->state == ST_CLOSED)
 		return; /* the callback closed the store */
 	if (was_ready && s->state_cb)
@@ -427,7 +502,7 @@ static char *migrations_sql(void)
 	return sql;
 }
 
-/* Sends the next setup step: 0 encoding and migrations, 1-5 prepared statements, then pipeline mode. */
+/* Sends the next setup step: 0 encoding and migrations, 1-6 prepared statements, then pipeline mode. */
 static int setup_send(struct store *s)
 {
 	int ok;
@@ -452,6 +527,9 @@ static int setup_send(struct store *s)
 		break;
 	case 5:
 		ok = PQsendPrepare(s->conn, "select_all", select_all_sql, 1, NULL);
+		break;
+	case 6:
+		ok = PQsendPrepare(s->conn, "apply_decisions", apply_decisions_sql, DC__COUNT, NULL);
 		break;
 	default: {
 		if (!PQenterPipelineMode(s->conn))
@@ -500,26 +578,33 @@ static int setup_results(struct store *s)
 	return 0;
 }
 
-/* Collects the batch's results: insert, select, then the pipeline sync that ends it. */
+/* Collects the request's results, statement by statement, then the pipeline sync that ends it. */
 static int batch_results(struct store *s)
 {
 	while (s->conn && s->state == ST_BUSY && !PQisBusy(s->conn)) {
 		PGresult *r = PQgetResult(s->conn);
-		if (!r)
-			continue; /* the end of one query's results; the next query follows */
+		if (!r) {
+			/* The end of a statement's results (libpq may also answer NULL before the first one). */
+			s->stmt += s->in_stmt;
+			s->in_stmt = 0;
+			continue;
+		}
 		ExecStatusType st = PQresultStatus(r);
+		s->in_stmt = st != PGRES_PIPELINE_SYNC;
 		if (st == PGRES_PIPELINE_SYNC) {
 			PQclear(r);
 			s->state = ST_READY;
-			finish_batch(s, s->err_state, s->err ? s->err : (s->nres == s->want ? NULL : "missing results"));
-			clear_batch(s);
+			finish_batch(s, s->err_state, s->err ? s->err : (s->got == s->nstmt ? NULL : "missing results"),
+				     s->err_step);
 			return 0;
 		}
-		if (st == PGRES_TUPLES_OK && s->nres < 2) {
-			s->res[s->nres++] = r;
+		if (st == PGRES_TUPLES_OK && s->stmt < s->nstmt && !s->res[s->slot[s->stmt]]) {
+			s->res[s->slot[s->stmt]] = r;
+			s->got++;
 			continue;
 		}
 		if (!s->err) {
+			s->err_step = current_step(s);
 			const char *m = st == PGRES_PIPELINE_ABORTED ? "pipeline aborted"
 									: PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 			const char *state = st == PGRES_PIPELINE_ABORTED ? NULL : PQresultErrorField(r, PG_DIAG_SQLSTATE);
@@ -647,15 +732,29 @@ const char *store_status(const struct store *s)
 	return s->status[0] ? s->status : s->state == ST_SETUP ? "setting up" : "connecting";
 }
 
-/* Marks a request sent: it is the one in flight until its pipeline sync arrives. */
-static int store_sent(struct store *s, int ok, int want, store_done_cb done_cb)
+/* Queues one prepared statement of a request; its result goes to slot, its failure names step. */
+static int store_send(struct store *s, const char *stmt, int nparams, const char *const *params, enum store_res slot,
+		      enum store_step step)
+{
+	if (!PQsendQueryPrepared(s->conn, stmt, nparams, params, NULL, NULL, 0))
+		return 0;
+	s->slot[s->nstmt] = slot;
+	s->step[s->nstmt] = step;
+	s->nstmt++;
+	return 1;
+}
+
+/*
+ * Marks a request sent: it is the one in flight until its pipeline sync
+ * arrives. Its statements form one implicit transaction, which the sync commits.
+ */
+static int store_sent(struct store *s, int ok, store_done_cb done_cb)
 {
 	if (!ok || !PQpipelineSync(s->conn) || store_flush(s)) {
 		store_fail(s, "send");
 		return -1;
 	}
 	s->state = ST_BUSY;
-	s->want = want;
 	s->done_cb = done_cb;
 	return 0;
 }
@@ -673,39 +772,50 @@ int store_lookup(struct store *s, struct store_lookup *l, store_done_cb done_cb)
 			return -1;
 	params[LK__COUNT] = rate;
 	params[LK__COUNT + 1] = dup;
-	int ok = PQsendQueryPrepared(s->conn, "lookup_comments", LK__COUNT + 2, params, NULL, NULL, 0);
-	return store_sent(s, ok, 1, done_cb);
+	int ok = store_send(s, "lookup_comments", LK__COUNT + 2, params, STORE_RES_LOOKUP, STORE_STEP_LOOKUP);
+	return store_sent(s, ok, done_cb);
 }
 
-/* Sends one transaction: the insert statement with the rows' arrays, then the read-back with their comment_ids. */
-static int store_send_rows(struct store *s, struct store_rows *rows, const char *insert, const char *read_back,
-			   store_done_cb done_cb)
+/*
+ * Sends one transaction: the insert statement with the rows' arrays and the
+ * read-back with their comment_ids, then the decisions; a part with nothing
+ * to do is left out.
+ */
+static int store_send_batch(struct store *s, struct store_rows *rows, const char *insert, const char *read_back,
+			    struct store_decisions *decisions, store_done_cb done_cb)
 {
-	if (s->state != ST_READY)
+	if (s->state != ST_READY || (rows->count == 0 && decisions->count == 0))
 		return -1;
-	const char *params[COL__COUNT];
-	for (int i = 0; i < COL__COUNT; i++)
+	const char *params[COL__COUNT], *dparams[DC__COUNT];
+	for (int i = 0; rows->count && i < COL__COUNT; i++)
 		if (!(params[i] = pgarr_finish(&rows->col[i])))
 			return -1;
-	int ok = PQsendQueryPrepared(s->conn, insert, COL__COUNT, params, NULL, NULL, 0) &&
-		 PQsendQueryPrepared(s->conn, read_back, 1, params, NULL, NULL, 0);
-	return store_sent(s, ok, 2, done_cb);
+	for (int i = 0; decisions->count && i < DC__COUNT; i++)
+		if (!(dparams[i] = pgarr_finish(&decisions->col[i])))
+			return -1;
+	int ok = 1;
+	if (rows->count)
+		ok = store_send(s, insert, COL__COUNT, params, STORE_RES_ROWS, STORE_STEP_ROWS) &&
+		     store_send(s, read_back, 1, params, STORE_RES_STORED, STORE_STEP_ROWS);
+	if (ok && decisions->count)
+		ok = store_send(s, "apply_decisions", DC__COUNT, dparams, STORE_RES_DECISIONS, STORE_STEP_DECISIONS);
+	return store_sent(s, ok, done_cb);
 }
 
-int store_submit(struct store *s, struct store_rows *rows, store_done_cb done_cb)
+int store_submit(struct store *s, struct store_rows *rows, struct store_decisions *decisions, store_done_cb done_cb)
 {
-	return store_send_rows(s, rows, "insert_comments", "select_comments", done_cb);
+	return store_send_batch(s, rows, "insert_comments", "select_comments", decisions, done_cb);
 }
 
-int store_submit_each(struct store *s, struct store_rows *rows, store_done_cb done_cb)
+int store_submit_each(struct store *s, struct store_rows *rows, struct store_decisions *decisions,
+		      store_done_cb done_cb)
 {
-	return store_send_rows(s, rows, "insert_each", "select_all", done_cb);
+	return store_send_batch(s, rows, "insert_each", "select_all", decisions, done_cb);
 }
 
 void store_close(struct store *s, void (*close_cb)(void *arg), void *arg)
 {
-	finish_batch(s, "", "closing");
-	clear_batch(s);
+	finish_batch(s, "", "closing", STORE_STEP_NONE);
 	s->state = ST_CLOSED;
 	s->close_cb = close_cb;
 	s->close_arg = arg;

@@ -41,6 +41,11 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 FUZZ_CI_SECONDS ?= 20
 
+# Starts the local services and exports their settings into the recipe's shell. A failing up.sh
+# stops the recipe: `eval "$$(deploy/up.sh)"` alone would go on with eval's status, and the tests
+# would then run against whatever listens on the default ports.
+UP = up_env="$$(deploy/up.sh)" && eval "$$up_env"
+
 .PHONY: build build-asan bootstrap up down run test unit contract integration faults chaos bench bench-rules bench-isolation fuzz fuzz-ci image image-test alerts-test clean help
 
 help:
@@ -104,7 +109,7 @@ bench: bootstrap
 
 # What row isolation costs: a batch stored as usual against the same batch with one refused row.
 bench-isolation: bootstrap build
-	eval "$$(deploy/up.sh)" && COMMENT_INGEST_BIN=$(BUILD)/comment-ingest $(PY) tests/bench/isolation_cost.py
+	$(UP) && COMMENT_INGEST_BIN=$(BUILD)/comment-ingest $(PY) tests/bench/isolation_cost.py
 
 # Installs the Debian packages and the Python venv that build and tests need.
 bootstrap:
@@ -142,16 +147,16 @@ contract: bootstrap $(TOOL_BINS) $(BUILD)/comment-ingest
 	$(PY) -m pytest -q tests/contract
 
 integration: bootstrap build-asan
-	eval "$$(deploy/up.sh)" && $(PY) -m pytest -q tests/integration
+	$(UP) && $(PY) -m pytest -q tests/integration
 
 # Fault tests (docs/faults.md): SIGKILL, PostgreSQL and Kafka restarts, rebalances, SIGTERM.
 # They restart the shared Kafka and PostgreSQL for a few seconds. `faults` is the reduced size
 # (part of `make test`), `chaos` the full one.
 faults: bootstrap build-asan
-	eval "$$(deploy/up.sh)" && $(PY) -m pytest -q tests/faults
+	$(UP) && $(PY) -m pytest -q tests/faults
 
 chaos: bootstrap build-asan
-	eval "$$(deploy/up.sh)" && FAULTS_SCALE=full $(PY) -m pytest -q tests/faults
+	$(UP) && FAULTS_SCALE=full $(PY) -m pytest -q tests/faults
 
 test: bootstrap
 	$(MAKE) --no-print-directory build build-asan
@@ -171,7 +176,7 @@ image: bootstrap
 # The image on the host network against `make up`'s services: --help/--version, a non-root user,
 # /healthz and the HEALTHCHECK, the seed's comments through the container, podman stop.
 image-test: bootstrap
-	eval "$$(deploy/up.sh)" && deploy/image.sh test
+	$(UP) && deploy/image.sh test
 
 run: bootstrap build
 	@deploy/run-demo.sh

@@ -44,6 +44,8 @@ int txq_holds(const struct txq *q, const struct batch *b)
 /* Appends a batch's messages to the transaction's. Returns 0 or -1 (no memory). */
 static int add_out(struct txq *q, const struct batch *b)
 {
+	if (b->nout == 0)
+		return 0; /* e.g. only duplicates: b->out may be NULL */
 	if (q->nout + b->nout > q->out_cap) {
 		size_t cap = q->out_cap ? q->out_cap : 1024;
 		while (cap < q->nout + b->nout)

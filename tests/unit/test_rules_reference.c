@@ -327,6 +327,55 @@ static size_t encode(int32_t c, char *out)
 	return 4;
 }
 
+/*
+ * What the NFC fast path rests on, for every code point of this utf8proc: a boundary
+ * (text_nfc_boundary) has combining class 0, normalizes to itself, and never composes with
+ * what precedes it, since no canonical decomposition holds it, or a starter that comes of
+ * it, after its first place (a composition pair (F, S) decomposes to F's then S's code
+ * points). Below U+0300 the first code point of a decomposition is a starter. And no ASCII
+ * character is zero-width, as the trimming and counting of ASCII assume.
+ */
+static void test_nfc_boundaries_are_what_normalization_leaves_alone(void **state)
+{
+	(void)state;
+	size_t boundaries = 0;
+	for (int32_t c = 0; c < 0x110000; c++) {
+		if (c >= 0xD800 && c <= 0xDFFF)
+			continue;
+		const utf8proc_property_t *p = utf8proc_get_property(c);
+		if (c < 0x80)
+			assert_false(p->ignorable);
+		utf8proc_int32_t d[32];
+		int bc = 0;
+		utf8proc_ssize_t n = utf8proc_decompose_char(c, d, 32, UTF8PROC_DECOMPOSE, &bc);
+		assert_true(n >= 1 && n <= 32);
+		for (utf8proc_ssize_t i = 1; i < n; i++)
+			if (utf8proc_get_property(d[i])->combining_class == 0 && text_nfc_boundary(d[i])) {
+				print_error("U+%04X decomposes with the boundary U+%04X after its first place\n", (unsigned)c,
+					    (unsigned)d[i]);
+				fail();
+			}
+		if (c < 0x300)
+			assert_int_equal(utf8proc_get_property(d[0])->combining_class, 0);
+		if (!text_nfc_boundary(c))
+			continue;
+		boundaries++;
+		assert_int_equal(p->combining_class, 0);
+		char s[4];
+		size_t len = encode(c, s);
+		utf8proc_uint8_t *nfc = NULL;
+		utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &nfc,
+						  UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+		if (m != (utf8proc_ssize_t)len || memcmp(nfc, s, len) != 0) {
+			print_error("the boundary U+%04X is not its own NFC\n", (unsigned)c);
+			fail();
+		}
+		free(nfc);
+	}
+	print_message("%zu code points are NFC boundaries\n", boundaries);
+	assert_true(boundaries > 200000);
+}
+
 /* Every code point alone, after a letter and before a mark, and after an accent, in both modes. */
 static void test_every_code_point_cleans_the_same(void **state)
 {
@@ -472,6 +521,7 @@ static void test_events_decide_the_same(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_nfc_boundaries_are_what_normalization_leaves_alone),
 		cmocka_unit_test(test_every_code_point_cleans_the_same),
 		cmocka_unit_test(test_random_texts_clean_the_same),
 		cmocka_unit_test(test_random_bodies_triage_the_same),

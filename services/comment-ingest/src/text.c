@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,17 +46,68 @@ const char *text_status_detail(enum text_status st)
 	return "is invalid";
 }
 
+/* Unicode White_Space and zero-width characters among ASCII: no ASCII character is default-ignorable. */
+static int is_trimmable_ascii(utf8proc_int32_t c)
+{
+	return c == ' ' || (c >= 0x09 && c <= 0x0D);
+}
+
+/* Eight bytes at once: true when every one is printable ASCII (0x20..0x7E), the common case. */
+static int printable_ascii8(const utf8proc_uint8_t *p)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t x;
+	memcpy(&x, p, sizeof(x));
+	uint64_t below = (x - ones * 0x20) & ~x & highs; /* some byte < 0x20 */
+	uint64_t above = ((x + ones) | x) & highs;        /* some byte > 0x7E */
+	return (below | above) == 0;
+}
+
+/* text_nfc_boundary for a code point whose properties p are at hand. */
+static int nfc_boundary(utf8proc_int32_t c, const utf8proc_property_t *p)
+{
+	if (c < 0x300)
+		return 1;
+	if (p->combining_class || (p->decomp_seqindex != UINT16_MAX && p->decomp_type == 0))
+		return 0; /* a mark, or a canonical decomposition (Hangul syllables' are by algorithm: they compose back) */
+	switch (p->category) {
+	case UTF8PROC_CATEGORY_MN: case UTF8PROC_CATEGORY_MC: case UTF8PROC_CATEGORY_ME:
+		return 0;
+	default:
+		break;
+	}
+	switch (p->boundclass) {
+	case UTF8PROC_BOUNDCLASS_L: case UTF8PROC_BOUNDCLASS_V: case UTF8PROC_BOUNDCLASS_T:
+	case UTF8PROC_BOUNDCLASS_LV: case UTF8PROC_BOUNDCLASS_LVT:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+int text_nfc_boundary(utf8proc_int32_t c)
+{
+	return c < 0x300 || nfc_boundary(c, utf8proc_get_property(c));
+}
+
 /*
- * First pass: validate and copy, turning CRLF into LF. ASCII is checked
- * inline; *max_cp tells the caller which later work it can skip.
+ * First pass: validate and copy, turning CRLF into LF. Printable ASCII goes
+ * eight bytes at a time; *non_ascii and *nfc say which later work the caller
+ * can skip (*nfc: every code point is an NFC boundary, so the text is NFC).
  */
 static enum text_status text_validate(const utf8proc_uint8_t *p, size_t n, int multiline,
-				      utf8proc_uint8_t *dst, size_t *dstlen, utf8proc_int32_t *max_cp)
+				      utf8proc_uint8_t *dst, size_t *dstlen, int *non_ascii, int *nfc)
 {
 	size_t i = 0, o = 0;
-	int marks = 0;
-	utf8proc_int32_t top = 0;
+	int marks = 0, wide = 0, stable = 1;
 	while (i < n) {
+		if (n - i >= 8 && printable_ascii8(p + i)) {
+			memcpy(dst + o, p + i, 8);
+			o += 8;
+			i += 8;
+			marks = 0;
+			continue;
+		}
 		utf8proc_int32_t c = p[i];
 		utf8proc_ssize_t k = 1;
 		if (c >= 0x80) {
@@ -76,46 +128,175 @@ static enum text_status text_validate(const utf8proc_uint8_t *p, size_t n, int m
 				return TEXT_BIDI;
 			if (!multiline && (c == 0x2028 || c == 0x2029))
 				return TEXT_CONTROL;
+			const utf8proc_property_t *prop = utf8proc_get_property(c);
 			/* Unicode's stream-safe limit; it also bounds the cost of canonical reordering. */
-			marks = utf8proc_get_property(c)->combining_class ? marks + 1 : 0;
+			marks = prop->combining_class ? marks + 1 : 0;
 			if (marks > TEXT_MAX_MARKS)
 				return TEXT_MARKS;
-			if (c > top)
-				top = c;
+			wide = 1;
+			if (stable && !nfc_boundary(c, prop))
+				stable = 0;
+			for (utf8proc_ssize_t b = 0; b < k; b++)
+				dst[o + (size_t)b] = p[i + (size_t)b];
 		} else {
 			marks = 0;
+			dst[o] = (utf8proc_uint8_t)c;
 		}
-		memcpy(dst + o, p + i, (size_t)k);
 		o += (size_t)k;
 		i += (size_t)k;
 	}
 	dst[o] = '\0';
 	*dstlen = o;
-	*max_cp = top;
+	*non_ascii = wide;
+	*nfc = stable;
 	return TEXT_OK;
 }
 
-/* Counts extended grapheme clusters that hold at least one visible code point. */
+/* A growing byte buffer for nfc_pieces. Returns 0, or -1 (no memory). */
+struct bytes {
+	utf8proc_uint8_t *s;
+	size_t len, cap;
+};
+
+static int bytes_add(struct bytes *b, const utf8proc_uint8_t *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap * 2 > b->len + n + 1 ? b->cap * 2 : b->len + n + 1;
+		utf8proc_uint8_t *ns = realloc(b->s, cap);
+		if (!ns)
+			return -1;
+		b->s = ns;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+	return 0;
+}
+
+/* Appends the NFC form of one piece s[0..n). Returns 0, or a utf8proc error. */
+static utf8proc_ssize_t nfc_piece(struct bytes *out, const utf8proc_uint8_t *s, size_t n)
+{
+	enum { ROOM = 64 };
+	utf8proc_int32_t buf[ROOM + 1]; /* reencoding writes a terminator past ROOM code points' bytes */
+	const utf8proc_option_t opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
+	utf8proc_ssize_t r = utf8proc_decompose(s, (utf8proc_ssize_t)n, buf, ROOM, opts);
+	if (r < 0)
+		return r;
+	if (r <= ROOM) {
+		r = utf8proc_reencode(buf, r, opts);
+		if (r < 0)
+			return r;
+		return bytes_add(out, (const utf8proc_uint8_t *)buf, (size_t)r) ? UTF8PROC_ERROR_NOMEM : 0;
+	}
+	utf8proc_uint8_t *big = NULL; /* a long run of marks: utf8proc allocates */
+	r = utf8proc_map(s, (utf8proc_ssize_t)n, &big, opts);
+	if (r >= 0 && bytes_add(out, big, (size_t)r))
+		r = UTF8PROC_ERROR_NOMEM;
+	free(big);
+	return r < 0 ? r : 0;
+}
+
+/*
+ * NFC of s[0..n) (valid UTF-8) into *out (malloc'ed, NUL-terminated). Text can be
+ * normalized piece by piece, each piece starting at an NFC boundary (UAX #15,
+ * "stable code points"): only the pieces that hold another code point go through
+ * utf8proc. Returns the length, or a utf8proc error.
+ */
+static utf8proc_ssize_t nfc_pieces(const utf8proc_uint8_t *s, size_t n, utf8proc_uint8_t **out)
+{
+	struct bytes b = {malloc(n + n / 4 + 16), 0, n + n / 4 + 16};
+	size_t i = 0, done = 0, piece = 0;
+	int dirty = 0;
+	*out = NULL;
+	if (!b.s)
+		return UTF8PROC_ERROR_NOMEM;
+	b.s[0] = '\0';
+	for (;;) {
+		utf8proc_int32_t c = i < n ? s[i] : 0;
+		utf8proc_ssize_t k = 1;
+		if (c >= 0x80)
+			k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &c);
+		if (k <= 0) {
+			free(b.s);
+			return UTF8PROC_ERROR_INVALIDUTF8; /* validated before: cannot happen */
+		}
+		if (i == n || text_nfc_boundary(c)) {
+			if (dirty) {
+				utf8proc_ssize_t r = bytes_add(&b, s + done, piece - done) ? UTF8PROC_ERROR_NOMEM
+											 : nfc_piece(&b, s + piece, i - piece);
+				if (r < 0) {
+					free(b.s);
+					return r;
+				}
+				done = i;
+				dirty = 0;
+			}
+			piece = i;
+		} else {
+			dirty = 1;
+		}
+		if (i == n)
+			break;
+		i += (size_t)k;
+	}
+	if (bytes_add(&b, s + done, n - done)) {
+		free(b.s);
+		return UTF8PROC_ERROR_NOMEM;
+	}
+	*out = b.s;
+	return (utf8proc_ssize_t)b.len;
+}
+
+/*
+ * Counts extended grapheme clusters that hold at least one visible code point.
+ * Two ASCII characters in a row are always apart (no CR is left), and what came
+ * before the first of them no longer matters: utf8proc is asked only about the rest.
+ */
 static size_t text_count_graphemes(const utf8proc_uint8_t *p, size_t n)
 {
 	size_t count = 0, i = 0;
 	utf8proc_int32_t prev = -1, state = 0;
 	int visible = 0;
 	while (i < n) {
-		utf8proc_int32_t c;
-		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
-		if (k <= 0)
+		utf8proc_int32_t c = p[i];
+		utf8proc_ssize_t k = 1;
+		if (c < 0x80 && prev >= 0 && prev < 0x80) {
+			count += (size_t)visible;
+			visible = 1;
+			state = 0;
+			prev = c;
+			i++;
+			continue;
+		}
+		if (c >= 0x80 && (k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c)) <= 0)
 			break; /* validated before: cannot happen */
 		if (prev >= 0 && utf8proc_grapheme_break_stateful(prev, c, &state)) {
-			count += visible;
+			count += (size_t)visible;
 			visible = 0;
 		}
-		if (!is_zero_width(c))
+		if (c < 0x80 || !is_zero_width(c))
 			visible = 1;
 		prev = c;
 		i += (size_t)k;
 	}
 	return count + (size_t)visible;
+}
+
+/* The code point that starts at s[i] (valid UTF-8), its length in *k. */
+static utf8proc_int32_t code_point_at(const utf8proc_uint8_t *s, size_t i, size_t n, utf8proc_ssize_t *k)
+{
+	utf8proc_int32_t c = s[i];
+	*k = 1;
+	if (c >= 0x80 && (*k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &c)) <= 0)
+		*k = 1; /* validated before: cannot happen */
+	return c;
+}
+
+static int trimmable_at(const utf8proc_uint8_t *s, size_t i, size_t n, utf8proc_ssize_t *k)
+{
+	utf8proc_int32_t c = code_point_at(s, i, n, k);
+	return c < 0x80 ? is_trimmable_ascii(c) : is_trimmable(c);
 }
 
 enum text_status text_clean(const char *in, size_t inlen, int multiline, struct text *out)
@@ -125,48 +306,47 @@ enum text_status text_clean(const char *in, size_t inlen, int multiline, struct 
 	utf8proc_uint8_t *nfc = NULL;
 	enum text_status st = TEXT_NOMEM;
 	size_t copylen;
-	utf8proc_int32_t max_cp;
+	int non_ascii, is_nfc;
 	if (!copy)
 		goto failed;
-	st = text_validate((const utf8proc_uint8_t *)in, inlen, multiline, copy, &copylen, &max_cp);
+	st = text_validate((const utf8proc_uint8_t *)in, inlen, multiline, copy, &copylen, &non_ascii, &is_nfc);
 	if (st != TEXT_OK)
 		goto failed;
 
-	/* Below U+0300 every code point is NFC-stable and none composes: skip normalization. */
 	utf8proc_ssize_t nfclen = (utf8proc_ssize_t)copylen;
-	if (max_cp < 0x300) {
+	if (is_nfc) {
 		nfc = copy;
 		copy = NULL;
 	} else {
-		nfclen = utf8proc_map(copy, (utf8proc_ssize_t)copylen, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+		nfclen = nfc_pieces(copy, copylen, &nfc);
 		if (nfclen < 0) {
 			st = nfclen == UTF8PROC_ERROR_NOMEM ? TEXT_NOMEM : TEXT_INVALID_UTF8;
 			goto failed;
 		}
 	}
 
-	/* Trim: start after leading white space, end after the last visible code point. */
-	size_t i = 0, start = (size_t)nfclen, end = 0;
-	while (i < (size_t)nfclen) {
-		utf8proc_int32_t c = nfc[i];
-		utf8proc_ssize_t k = 1;
-		if (c >= 0x80 && (k = utf8proc_iterate(nfc + i, nfclen - (utf8proc_ssize_t)i, &c)) <= 0)
-			break;
-		if (!is_trimmable(c)) {
-			if (start == (size_t)nfclen)
-				start = i;
-			end = i + (size_t)k;
-		}
-		i += (size_t)k;
-	}
-	if (start >= end)
+	/* Trim: start at the first code point that is not white space or zero-width, end after the last. */
+	size_t n = (size_t)nfclen, start = 0, end = n;
+	utf8proc_ssize_t k;
+	while (start < n && trimmable_at(nfc, start, n, &k))
+		start += (size_t)k;
+	if (start == n)
 		start = end = 0;
-	memmove(nfc, nfc + start, end - start);
+	while (end > start) {
+		size_t lead = end - 1;
+		while (lead > start && (nfc[lead] & 0xC0) == 0x80)
+			lead--; /* back to the first byte of the last character */
+		if (!trimmable_at(nfc, lead, n, &k))
+			break;
+		end = lead;
+	}
+	if (start > 0)
+		memmove(nfc, nfc + start, end - start);
 	nfc[end - start] = '\0';
 
 	out->s = (char *)nfc;
 	out->len = end - start;
-	out->ascii = max_cp == 0;
+	out->ascii = !non_ascii;
 	/* In ASCII (CRs gone) every byte is a cluster of its own. */
 	out->graphemes = out->ascii ? out->len : text_count_graphemes(nfc, out->len);
 	free(copy);

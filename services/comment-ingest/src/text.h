@@ -3,6 +3,7 @@
 #define CI_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum text_status {
 	TEXT_OK = 0,
@@ -32,6 +33,16 @@ struct text {
  * length as a reader counts it. On failure out is zeroed.
  */
 enum text_status text_clean(const char *in, size_t inlen, int multiline, struct text *out);
+
+/*
+ * Whether text can be cut just before code point c and each side normalized to
+ * NFC on its own (UAX #15 "stable code points"): c has combining class 0, NFC
+ * leaves it alone and it never composes with what precedes it. True for every
+ * code point below U+0300; for the others a conservative answer from utf8proc's
+ * properties: no canonical decomposition, no mark, no Hangul jamo.
+ * Text whose code points are all boundaries is already NFC.
+ */
+int text_nfc_boundary(int32_t c);
 
 /* The length of the longest prefix of s[0..len) that is well-formed UTF-8. */
 size_t text_utf8_prefix(const char *s, size_t len);

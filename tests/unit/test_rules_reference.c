@@ -179,6 +179,26 @@ static void check_clean(const char *s, size_t n, int multiline)
 	assert_true(same);
 }
 
+/* words_split and the reference fold s the same and cut it into the same words. */
+static void check_words(const char *s, size_t n)
+{
+	struct words w;
+	struct ref_words r;
+	int rc = words_split(&w, s, n), rrc = ref_words_split(&r, s, n);
+	int same = rc == rrc && w.n == r.n && same_str(w.folded, r.folded);
+	for (size_t i = 0; same && i < w.n; i++)
+		same = w.start[i] == r.start[i] && w.len[i] == r.len[i];
+	if (!same) {
+		print_input("words_split differs on", s, n);
+		print_error("rc %d/%d, %zu/%zu words\n", rc, rrc, w.n, r.n);
+		if (w.folded && r.folded)
+			print_input("got", w.folded, strlen(w.folded)), print_input("want", r.folded, strlen(r.folded));
+	}
+	words_free(&w);
+	ref_words_free(&r);
+	assert_true(same);
+}
+
 static int same_verdict(const struct verdict *a, const struct verdict *b)
 {
 	return a->outcome == b->outcome && a->reject == b->reject && a->hold_mask == b->hold_mask &&
@@ -376,8 +396,11 @@ static void test_nfc_boundaries_are_what_normalization_leaves_alone(void **state
 	assert_true(boundaries > 200000);
 }
 
-/* Every code point alone, after a letter and before a mark, and after an accent, in both modes. */
-static void test_every_code_point_cleans_the_same(void **state)
+/*
+ * Every code point alone, after a letter and before a mark, and after an accent, in both modes,
+ * cleaned and cut into folded words.
+ */
+static void test_every_code_point_cleans_and_folds_the_same(void **state)
 {
 	(void)state;
 	static const char *const before[] = {"", "a", "e", "\xE1\x84\x80", "\xEA\xB0\x80"};
@@ -392,10 +415,11 @@ static void test_every_code_point_cleans_the_same(void **state)
 		memcpy(s + n, a, strlen(a));
 		n += strlen(a);
 		check_clean(s, n, c & 1);
+		check_words(s, n);
 	}
 }
 
-static void test_random_texts_clean_the_same(void **state)
+static void test_random_texts_clean_and_fold_the_same(void **state)
 {
 	(void)state;
 	static char buf[8192];
@@ -403,6 +427,7 @@ static void test_random_texts_clean_the_same(void **state)
 		size_t n = random_text(buf, sizeof(buf), i % 10 == 0 ? 400 : 40, 0);
 		check_clean(buf, n, 0);
 		check_clean(buf, n, 1);
+		check_words(buf, n);
 	}
 }
 
@@ -522,8 +547,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_nfc_boundaries_are_what_normalization_leaves_alone),
-		cmocka_unit_test(test_every_code_point_cleans_the_same),
-		cmocka_unit_test(test_random_texts_clean_the_same),
+		cmocka_unit_test(test_every_code_point_cleans_and_folds_the_same),
+		cmocka_unit_test(test_random_texts_clean_and_fold_the_same),
 		cmocka_unit_test(test_random_bodies_triage_the_same),
 		cmocka_unit_test(test_events_decide_the_same),
 	};

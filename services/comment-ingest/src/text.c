@@ -152,34 +152,41 @@ static enum text_status text_validate(const utf8proc_uint8_t *p, size_t n, int m
 	return TEXT_OK;
 }
 
-/* A growing byte buffer for nfc_pieces. Returns 0, or -1 (no memory). */
+/* A growing byte buffer for text_map. */
 struct bytes {
 	utf8proc_uint8_t *s;
 	size_t len, cap;
 };
 
+/* Makes room for n more bytes and a terminator. Returns 0, or -1 (no memory). */
+static int bytes_room(struct bytes *b, size_t n)
+{
+	if (b->len + n + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap * 2 > b->len + n + 1 ? b->cap * 2 : b->len + n + 1;
+	utf8proc_uint8_t *ns = realloc(b->s, cap);
+	if (!ns)
+		return -1;
+	b->s = ns;
+	b->cap = cap;
+	return 0;
+}
+
 static int bytes_add(struct bytes *b, const utf8proc_uint8_t *s, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap * 2 > b->len + n + 1 ? b->cap * 2 : b->len + n + 1;
-		utf8proc_uint8_t *ns = realloc(b->s, cap);
-		if (!ns)
-			return -1;
-		b->s = ns;
-		b->cap = cap;
-	}
+	if (bytes_room(b, n))
+		return -1;
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
 	b->s[b->len] = '\0';
 	return 0;
 }
 
-/* Appends the NFC form of one piece s[0..n). Returns 0, or a utf8proc error. */
-static utf8proc_ssize_t nfc_piece(struct bytes *out, const utf8proc_uint8_t *s, size_t n)
+/* Appends utf8proc's mapping of one piece s[0..n) with opts. Returns 0, or a utf8proc error. */
+static utf8proc_ssize_t map_piece(struct bytes *out, const utf8proc_uint8_t *s, size_t n, utf8proc_option_t opts)
 {
 	enum { ROOM = 64 };
 	utf8proc_int32_t buf[ROOM + 1]; /* reencoding writes a terminator past ROOM code points' bytes */
-	const utf8proc_option_t opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
 	utf8proc_ssize_t r = utf8proc_decompose(s, (utf8proc_ssize_t)n, buf, ROOM, opts);
 	if (r < 0)
 		return r;
@@ -198,51 +205,74 @@ static utf8proc_ssize_t nfc_piece(struct bytes *out, const utf8proc_uint8_t *s, 
 }
 
 /*
- * NFC of s[0..n) (valid UTF-8) into *out (malloc'ed, NUL-terminated). Text can be
- * normalized piece by piece, each piece starting at an NFC boundary (UAX #15,
- * "stable code points"): only the pieces that hold another code point go through
- * utf8proc. Returns the length, or a utf8proc error.
+ * What code point c becomes when text is mapped (its simple case folding when fold), in *to.
+ * Returns whether the mapped text can be cut before it: *to is an NFC boundary that folding
+ * leaves alone, so that both sides map on their own.
  */
-static utf8proc_ssize_t nfc_pieces(const utf8proc_uint8_t *s, size_t n, utf8proc_uint8_t **out)
+static int map_boundary(utf8proc_int32_t c, int fold, utf8proc_int32_t *to)
 {
+	*to = c;
+	if (c < 0x80) {
+		if (fold && c >= 'A' && c <= 'Z')
+			*to = c + ('a' - 'A');
+		return 1;
+	}
+	const utf8proc_property_t *p = utf8proc_get_property(c);
+	if (fold && p->casefold_seqindex != UINT16_MAX) {
+		utf8proc_int32_t f[4];
+		int bc = 0;
+		if (utf8proc_decompose_char(c, f, 4, UTF8PROC_CASEFOLD, &bc) != 1)
+			return 0; /* folds to several code points ("ss"): mapped with its piece */
+		*to = f[0];
+		p = utf8proc_get_property(f[0]);
+		if (p->casefold_seqindex != UINT16_MAX)
+			return 0;
+		c = f[0];
+	}
+	return nfc_boundary(c, p);
+}
+
+utf8proc_ssize_t text_map(const utf8proc_uint8_t *s, size_t n, int fold, utf8proc_uint8_t **out)
+{
+	const utf8proc_option_t opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (fold ? UTF8PROC_CASEFOLD : 0);
 	struct bytes b = {malloc(n + n / 4 + 16), 0, n + n / 4 + 16};
-	size_t i = 0, done = 0, piece = 0;
+	size_t i = 0, piece = 0, piece_out = 0;
 	int dirty = 0;
 	*out = NULL;
 	if (!b.s)
 		return UTF8PROC_ERROR_NOMEM;
 	b.s[0] = '\0';
 	for (;;) {
-		utf8proc_int32_t c = i < n ? s[i] : 0;
-		utf8proc_ssize_t k = 1;
-		if (c >= 0x80)
-			k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &c);
-		if (k <= 0) {
+		utf8proc_int32_t c = i < n ? s[i] : 0, to;
+		utf8proc_ssize_t k = 1, r = 0;
+		if (c >= 0x80 && (k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &c)) < 0) {
 			free(b.s);
-			return UTF8PROC_ERROR_INVALIDUTF8; /* validated before: cannot happen */
+			return k;
 		}
-		if (i == n || text_nfc_boundary(c)) {
-			if (dirty) {
-				utf8proc_ssize_t r = bytes_add(&b, s + done, piece - done) ? UTF8PROC_ERROR_NOMEM
-											 : nfc_piece(&b, s + piece, i - piece);
-				if (r < 0) {
-					free(b.s);
-					return r;
-				}
-				done = i;
-				dirty = 0;
-			}
-			piece = i;
-		} else {
-			dirty = 1;
+		int boundary = i == n || map_boundary(c, fold, &to);
+		if (boundary && dirty) { /* the piece before this code point, mapped as a whole */
+			b.len = piece_out;
+			r = map_piece(&b, s + piece, i - piece, opts);
+			dirty = 0;
+		}
+		if (r < 0 || (i < n && bytes_room(&b, 4))) {
+			free(b.s);
+			return r < 0 ? r : UTF8PROC_ERROR_NOMEM;
 		}
 		if (i == n)
 			break;
+		if (boundary) {
+			piece = i;
+			piece_out = b.len;
+		} else {
+			dirty = 1;
+		}
+		if (boundary && to < 0x80)
+			b.s[b.len++] = (utf8proc_uint8_t)to;
+		else
+			b.len += (size_t)utf8proc_encode_char(boundary ? to : c, b.s + b.len);
+		b.s[b.len] = '\0';
 		i += (size_t)k;
-	}
-	if (bytes_add(&b, s + done, n - done)) {
-		free(b.s);
-		return UTF8PROC_ERROR_NOMEM;
 	}
 	*out = b.s;
 	return (utf8proc_ssize_t)b.len;
@@ -318,7 +348,7 @@ enum text_status text_clean(const char *in, size_t inlen, int multiline, struct 
 		nfc = copy;
 		copy = NULL;
 	} else {
-		nfclen = nfc_pieces(copy, copylen, &nfc);
+		nfclen = text_map(copy, copylen, 0, &nfc);
 		if (nfclen < 0) {
 			st = nfclen == UTF8PROC_ERROR_NOMEM ? TEXT_NOMEM : TEXT_INVALID_UTF8;
 			goto failed;

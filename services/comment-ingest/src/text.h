@@ -44,6 +44,15 @@ enum text_status text_clean(const char *in, size_t inlen, int multiline, struct 
  */
 int text_nfc_boundary(int32_t c);
 
+/*
+ * The NFC form of s[0..n), case-folded too when fold: the bytes and result of
+ * utf8proc_map(s, n, out, UTF8PROC_STABLE | UTF8PROC_COMPOSE [| UTF8PROC_CASEFOLD]), faster.
+ * Text is mapped piece by piece, a piece starting at each code point that (once folded) is an
+ * NFC boundary: the others go through utf8proc with their piece. *out is malloc'ed and
+ * NUL-terminated. Returns the length, or a utf8proc error (UTF8PROC_ERROR_INVALIDUTF8, _NOMEM).
+ */
+ptrdiff_t text_map(const uint8_t *s, size_t n, int fold, uint8_t **out);
+
 /* The length of the longest prefix of s[0..len) that is well-formed UTF-8. */
 size_t text_utf8_prefix(const char *s, size_t len);
 

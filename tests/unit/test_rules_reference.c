@@ -468,10 +468,22 @@ static size_t json_text(char *out, size_t o, size_t cap, const char *s, size_t n
 	return o;
 }
 
+/* A member that is not what its key wants, or a key that is almost a known one. */
+static size_t odd_member(char *out, size_t o, size_t cap)
+{
+	static const char *const keys[] = {"comment_id", "article_id", "author", "body", "submitted_at", "parent_id",
+					   "schema_version", "Body", "body\\u0000", "bod\\u0079", "extra", "id",
+					   "display_name", ""};
+	static const char *const values[] = {"null", "1", "-2.5e300", "true", "[]", "{}", "[\"x\"]",
+					     "{\"id\":\"u\",\"display_name\":\"U\"}", "\"\"", "\"\\u0000\"",
+					     "123456789012345678901234567890"};
+	return o + (size_t)snprintf(out + o, cap - o, "\"%s\":%s,", keys[below(14)], values[below(11)]);
+}
+
 /* A comment-submitted event: mostly well-formed, each field sometimes missing or odd. */
 static size_t random_event(char *out, size_t cap)
 {
-	static const char *const times[] = {NOW, "2026-01-31T10:19:00Z", "2026-01-31T12:20:00+02:00",
+	static const char *const times[] = {NOW, "2026-01-31T10:19:00.123456Z", "2026-01-31T12:20:00+02:00",
 					    "2026-01-31T10:26:00Z", "2026-01-20T10:20:00Z", "2025-01-31T10:20:00Z",
 					    "2026-01-31 10:20:00", "2026-02-30T10:20:00Z", "2026-01-31T10:20:00.123456789Z"};
 	static const char *const ids[] = {"3f2504e0-4f89-41d3-9a0c-0305e82c3301", "3F2504E0-4F89-41D3-9A0C-0305E82C3301",
@@ -481,6 +493,8 @@ static size_t random_event(char *out, size_t cap)
 	size_t o = 0, n;
 	int drop = below(4) == 0 ? (int)below(8) : -1; /* a field left out */
 	o += (size_t)snprintf(out + o, cap - o, "{");
+	if (below(8) == 0)
+		o = odd_member(out, o, cap); /* a duplicate of a later key makes the event malformed */
 	if (drop != 0)
 		o += (size_t)snprintf(out + o, cap - o, "\"schema_version\":%s,",
 				      below(10) ? "1" : below(2) ? "1.0" : below(2) ? "2" : "\"1\"");
@@ -488,7 +502,11 @@ static size_t random_event(char *out, size_t cap)
 		o += (size_t)snprintf(out + o, cap - o, "\"comment_id\":\"%s\",", ids[below(10) ? 0 : below(5)]);
 	if (drop != 2)
 		o += (size_t)snprintf(out + o, cap - o, "\"article_id\":\"%s\",", articles[below(10) ? 0 : below(6)]);
-	if (drop != 3) {
+	if (drop != 3 && below(20) == 0) {
+		o += (size_t)snprintf(out + o, cap - o, "\"author\":{");
+		o = odd_member(out, o, cap);
+		o += (size_t)snprintf(out + o, cap - o, "\"x\":1},");
+	} else if (drop != 3) {
 		o += (size_t)snprintf(out + o, cap - o, "\"author\":{\"id\":\"");
 		n = random_text(text, 64, below(3) ? 2 : 6, 0);
 		o = json_text(out, o, cap, text, n);

@@ -16,10 +16,16 @@ enum outcome verdict_reject(struct verdict *v, enum reason r, const char *fmt, .
 	v->outcome = OUTCOME_REJECT;
 	v->reject = r;
 	v->hold_mask = 0;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
-	va_end(ap);
+	if (!strchr(fmt, '%')) { /* a fixed text: what vsnprintf would write, without it */
+		size_t n = strnlen(fmt, sizeof(v->detail) - 1);
+		memcpy(v->detail, fmt, n);
+		v->detail[n] = '\0';
+	} else {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(v->detail, sizeof(v->detail), fmt, ap);
+		va_end(ap);
+	}
 	/* jansson quotes the bytes near a syntax error, which may stop inside a character */
 	v->detail[text_utf8_prefix(v->detail, strlen(v->detail))] = '\0';
 	return OUTCOME_REJECT;
@@ -48,10 +54,38 @@ static int article_id_valid(const char *s, size_t n)
 	return 1;
 }
 
-/* Looks up a required string member; rejects when absent or not a string. */
-static json_t *need_string(json_t *obj, const char *key, const char *path, struct verdict *v)
+/* The members of an event that comment_decode reads (NULL when absent), found in one pass. */
+struct members {
+	json_t *schema_version, *comment_id, *article_id, *author, *body, *submitted_at, *parent_id;
+};
+
+static void find_members(json_t *root, struct members *m)
 {
-	json_t *j = json_object_get(obj, key);
+	memset(m, 0, sizeof(*m));
+	for (void *it = json_object_iter(root); it; it = json_object_iter_next(root, it)) {
+		const char *key = json_object_iter_key(it);
+		size_t len = json_object_iter_key_len(it);
+		json_t *value = json_object_iter_value(it), **slot = NULL;
+		switch (len) {
+		case 4: slot = memcmp(key, "body", 4) ? NULL : &m->body; break;
+		case 6: slot = memcmp(key, "author", 6) ? NULL : &m->author; break;
+		case 9: slot = memcmp(key, "parent_id", 9) ? NULL : &m->parent_id; break;
+		case 10:
+			slot = !memcmp(key, "comment_id", 10) ? &m->comment_id
+			       : !memcmp(key, "article_id", 10) ? &m->article_id : NULL;
+			break;
+		case 12: slot = memcmp(key, "submitted_at", 12) ? NULL : &m->submitted_at; break;
+		case 14: slot = memcmp(key, "schema_version", 14) ? NULL : &m->schema_version; break;
+		default: break;
+		}
+		if (slot)
+			*slot = value; /* keys are unique: JSON_REJECT_DUPLICATES */
+	}
+}
+
+/* Checks a required string member j (NULL when absent); rejects when absent or not a string. */
+static json_t *need_string(json_t *j, const char *path, struct verdict *v)
+{
 	if (!j || json_is_null(j)) {
 		verdict_reject(v, REASON_MISSING_FIELD, "%s is required", path);
 		return NULL;
@@ -102,6 +136,18 @@ static int take_uuid(json_t *j, const char *path, char out[UUID_STR_LEN], struct
 	return 0;
 }
 
+/* A copy of the string j (no NUL inside: article_id_valid), or NULL when out of memory. */
+static char *copy_string(json_t *j)
+{
+	size_t n = json_string_length(j);
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, json_string_value(j), n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
 enum outcome comment_decode(const char *payload, size_t len, struct comment *c, struct verdict *v)
 {
 	json_error_t jerr;
@@ -137,15 +183,17 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 		goto done;
 	}
 
-	/* Identify first, so that a rejection can name the comment and article. */
-	j = json_object_get(root, "comment_id");
-	if (json_is_string(j))
-		uuid_canonical(json_string_value(j), json_string_length(j), c->comment_id);
-	j = json_object_get(root, "article_id");
-	if (json_is_string(j) && article_id_valid(json_string_value(j), json_string_length(j)))
-		c->article_id = strdup(json_string_value(j));
+	struct members m;
+	find_members(root, &m);
 
-	j = json_object_get(root, "schema_version");
+	/* Identify first, so that a rejection can name the comment and article. */
+	j = m.comment_id;
+	int id_ok = json_is_string(j) && uuid_canonical(json_string_value(j), json_string_length(j), c->comment_id) == 0;
+	j = m.article_id;
+	if (json_is_string(j) && article_id_valid(json_string_value(j), json_string_length(j)))
+		c->article_id = copy_string(j);
+
+	j = m.schema_version;
 	if (!j) {
 		verdict_reject(v, REASON_MISSING_FIELD, "schema_version is required");
 		goto done;
@@ -161,9 +209,13 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 		goto done;
 	}
 
-	if (!(j = need_string(root, "comment_id", "comment_id", v)) || take_uuid(j, "comment_id", c->comment_id, v))
+	if (!need_string(m.comment_id, "comment_id", v))
 		goto done;
-	if (!(j = need_string(root, "article_id", "article_id", v)))
+	if (!id_ok) { /* uuid_canonical refused it above */
+		verdict_reject(v, REASON_INVALID_UUID, "comment_id must be a UUID");
+		goto done;
+	}
+	if (!need_string(m.article_id, "article_id", v))
 		goto done;
 	if (!c->article_id) {
 		verdict_reject(v, REASON_INVALID_FIELD,
@@ -172,7 +224,7 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 		goto done;
 	}
 
-	json_t *author = json_object_get(root, "author");
+	json_t *author = m.author;
 	if (!author || json_is_null(author)) {
 		verdict_reject(v, REASON_MISSING_FIELD, "author is required");
 		goto done;
@@ -181,7 +233,7 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 		verdict_reject(v, REASON_INVALID_TYPE, "author must be an object");
 		goto done;
 	}
-	if (!(j = need_string(author, "id", "author.id", v)) ||
+	if (!(j = need_string(json_object_get(author, "id"), "author.id", v)) ||
 	    clean_field(j, "author.id", 0, 1, COMMENT_AUTHOR_ID_MAX, REASON_INVALID_FIELD, REASON_INVALID_FIELD,
 			&c->author_id, NULL, NULL, v))
 		goto done;
@@ -190,17 +242,17 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 			       strlen(c->author_id), COMMENT_AUTHOR_ID_MAX_BYTES);
 		goto done;
 	}
-	if (!(j = need_string(author, "display_name", "author.display_name", v)) ||
+	if (!(j = need_string(json_object_get(author, "display_name"), "author.display_name", v)) ||
 	    clean_field(j, "author.display_name", 0, 1, COMMENT_DISPLAY_NAME_MAX, REASON_INVALID_FIELD,
 			REASON_INVALID_FIELD, &c->display_name, NULL, NULL, v))
 		goto done;
 
-	if (!(j = need_string(root, "body", "body", v)) ||
+	if (!(j = need_string(m.body, "body", v)) ||
 	    clean_field(j, "body", 1, COMMENT_BODY_MIN, COMMENT_BODY_MAX, REASON_BODY_TOO_SHORT,
 			REASON_BODY_TOO_LONG, &c->body, &c->body_graphemes, &c->body_ascii, v))
 		goto done;
 
-	if (!(j = need_string(root, "submitted_at", "submitted_at", v)))
+	if (!(j = need_string(m.submitted_at, "submitted_at", v)))
 		goto done;
 	if (timefmt_parse_rfc3339(json_string_value(j), json_string_length(j), &c->submitted_us) != 0) {
 		verdict_reject(v, REASON_INVALID_SUBMITTED_AT, "submitted_at must be an RFC 3339 date-time");
@@ -208,7 +260,7 @@ enum outcome comment_decode(const char *payload, size_t len, struct comment *c, 
 	}
 	timefmt_format_utc(c->submitted_us, c->submitted_at);
 
-	j = json_object_get(root, "parent_id");
+	j = m.parent_id;
 	if (j && !json_is_null(j)) {
 		if (!json_is_string(j)) {
 			verdict_reject(v, REASON_INVALID_TYPE, "parent_id must be a string or null");

@@ -76,6 +76,9 @@ static const char *const fragments[] = {
 	"\xD0\xB9", "\xD0\xB8\xCC\x86", "\xC7\x84", "\xC7\x85", "\xC7\xB0", "\xC5\x89", "\xE2\x84\xAA",
 	"\xE2\x84\xAB", "\xE2\x84\xA6", "\xCE\x90", "\xC3\x85", "A\xCC\x8A", "\xC3\xB1", "n\xCC\x83",
 	"\xC2\xB5", "\xC3\xBF", "\xC3\x98", "\xC2\xAA", "\xC2\xB2", "\xC2\xBC",
+	/* what folds to ASCII: Kelvin sign, long s, ligatures; an ASCII word next to letters beyond it */
+	"\xE2\x84\xAA" "ill", "\xE2\x84\xAA" "ELVIN", "\xC5\xBF", "\xC5\xBF" "cum", "\xEF\xAC\x81", "go caf\xC3\xA9",
+	"idiot\xD0\xB4", "\xD0\xB4idiot", "x \xD0\x94\xD0\xA3\xD0\xA0\xD0\x90\xD0\x9A", "ok\xE2\x80\x94", "\xE2\x80\x94ok",
 	/* marks: alone, stacked, out of order, excluded and non-starter decompositions */
 	"\xCC\x81", "\xCC\x96", "\xCC\x81\xCC\x96", "\xCC\x96\xCC\x81", "\xCD\x84", "\xCD\x80", "\xCD\x85",
 	"q\xCC\x81", "\xCC\x88\xCC\x81", "\xE0\xA5\x98", "\xE0\xA4\x95\xE0\xA4\xBC", "\xF0\x9D\x85\x9E",
@@ -283,12 +286,20 @@ static const char wide_rules[] =
 	"\"phones\":{\"min_digits\":5},\"shouting\":{\"min_letters\":5,\"uppercase_ratio\":0.5},"
 	"\"repeated_characters\":{\"max_run\":3}}";
 
+/* Terms that start with an ASCII word, which text beyond ASCII can still fold to. */
+static const char ascii_first_rules[] =
+	"{\"version\":1,"
+	"\"banned_terms\":[\"kill yourself\",\"strasse\",\"go caf\xC3\xA9\",\"kelvin\"],"
+	"\"suspect_terms\":[\"idiot\",\"fine\",\"scum\",\"s\",\"ok\",\"a b c d e\",\"x \xD0\xB4\xD1\x83\xD1\x80\xD0\xB0\xD0\xBA\"]}";
+
+#define NSETS 4
+
 struct sets {
-	struct rules r[3];
-	struct ref_rules ref[3];
+	struct rules r[NSETS];
+	struct ref_rules ref[NSETS];
 };
 
-/* The built-in defaults (no terms), the production file and wide_rules, in both implementations. */
+/* The built-in defaults (no terms), the production file, wide_rules and ascii_first_rules, in both implementations. */
 static void load_sets(struct sets *s)
 {
 	char err[512];
@@ -303,11 +314,13 @@ static void load_sets(struct sets *s)
 	assert_int_equal(ref_rules_parse(file, n, &s->ref[1], err, sizeof(err)), 0);
 	assert_int_equal(rules_parse(wide_rules, strlen(wide_rules), &s->r[2], err, sizeof(err)), 0);
 	assert_int_equal(ref_rules_parse(wide_rules, strlen(wide_rules), &s->ref[2], err, sizeof(err)), 0);
+	assert_int_equal(rules_parse(ascii_first_rules, strlen(ascii_first_rules), &s->r[3], err, sizeof(err)), 0);
+	assert_int_equal(ref_rules_parse(ascii_first_rules, strlen(ascii_first_rules), &s->ref[3], err, sizeof(err)), 0);
 }
 
 static void free_sets(struct sets *s)
 {
-	for (int i = 0; i < 3; i++) {
+	for (int i = 0; i < NSETS; i++) {
 		rules_free(&s->r[i]);
 		ref_rules_free(&s->ref[i]);
 	}
@@ -443,7 +456,7 @@ static void test_random_bodies_triage_the_same(void **state)
 		struct text t;
 		if (text_clean(buf, n, 1, &t) != TEXT_OK)
 			continue;
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < NSETS; k++)
 			check_triage(&s.r[k], &s.ref[k], t.s, t.ascii, now, now);
 		/* and every body the general way, as a body that is not ASCII goes */
 		check_triage(&s.r[2], &s.ref[2], t.s, 0, now, now);
@@ -548,7 +561,7 @@ static void test_events_decide_the_same(void **state)
 		assert_non_null(f);
 		size_t n = fread(buf, 1, sizeof(buf), f);
 		fclose(f);
-		for (int k = 0; k < 3; k++)
+		for (int k = 0; k < NSETS; k++)
 			check_event(&s.r[k], &s.ref[k], buf, n, now);
 		seeds++;
 	}
@@ -556,7 +569,7 @@ static void test_events_decide_the_same(void **state)
 	assert_true(seeds > 100);
 	for (int i = 0; i < RANDOM_EVENTS; i++) {
 		size_t n = random_event(buf, 16384);
-		check_event(&s.r[i % 3], &s.ref[i % 3], buf, n, now);
+		check_event(&s.r[i % NSETS], &s.ref[i % NSETS], buf, n, now);
 	}
 	free_sets(&s);
 }

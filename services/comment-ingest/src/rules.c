@@ -417,7 +417,7 @@ static int has_long_run(const char *s, int max_run)
 struct body_scan {
 	size_t upper, lower; /* cased letters, as is_shouting counts them */
 	int long_run;        /* has_long_run */
-	int maybe_term;      /* a word can start a banned or suspect term (terms_may_start), or the body is not ASCII */
+	int maybe_term;      /* a word can start a banned or suspect term (terms_may_start), or folding may tell */
 	int maybe_link;      /* "://", or a '.' between two ASCII letters or digits: contains_link needs one */
 	int maybe_email;     /* an '@' */
 	int maybe_phone;     /* a digit, '+' or '(': where contains_phone starts */
@@ -473,7 +473,21 @@ static size_t scan_chars(const struct rules *r, const unsigned char *p, size_t i
 				st->out.upper += cat == UTF8PROC_CATEGORY_LU;
 				st->out.lower += cat == UTF8PROC_CATEGORY_LL;
 			}
-			st->out.maybe_term = 1; /* folding decides its words (words_split) */
+			/*
+			 * When every term starts with an ASCII word, a word with c in it cannot start
+			 * one. If c folds on its own to a code point beyond ASCII, the ASCII words
+			 * around it are words of the folded text as they stand, or parts of a word
+			 * with c in it: they are looked at as words (which can only add a false alarm).
+			 */
+			int32_t folded;
+			if (!st->out.maybe_term) {
+				if (r->banned.first_not_ascii || r->suspect.first_not_ascii || !text_fold_boundary(c, &folded) ||
+				    folded < 0x80)
+					st->out.maybe_term = 1; /* folding decides its words (words_split) */
+				else if (st->in_word && word_may_start(r, p + st->word, i - st->word))
+					st->out.maybe_term = 1;
+			}
+			st->in_word = 0;
 			i += (size_t)k - 1;
 		} else {
 			int up = (uint32_t)c - 'A' < 26u, lo = (uint32_t)c - 'a' < 26u, digit = (uint32_t)c - '0' < 10u;
@@ -502,31 +516,53 @@ static size_t scan_chars(const struct rules *r, const unsigned char *p, size_t i
 }
 
 #if defined(__SSE2__)
-/* One bit for each byte of x from lo to hi (x holds ASCII only: signed compares are right). */
-static unsigned byte_range(__m128i x, char lo, char hi)
+/* 0xFF in each byte of x from lo to hi (x holds ASCII only: signed compares are right). */
+static __m128i bytes_in(__m128i x, char lo, char hi)
 {
-	return (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8((char)(lo - 1))),
-							 _mm_cmplt_epi8(x, _mm_set1_epi8((char)(hi + 1)))));
+	return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8((char)(lo - 1))), _mm_cmplt_epi8(x, _mm_set1_epi8((char)(hi + 1))));
 }
 
-static unsigned byte_is(__m128i x, char b)
+static __m128i bytes_are(__m128i x, char b)
 {
-	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b)));
+	return _mm_cmpeq_epi8(x, _mm_set1_epi8(b));
+}
+
+static unsigned bits(__m128i m)
+{
+	return (unsigned)_mm_movemask_epi8(m);
+}
+
+/* The letters scan_block counts, byte by byte (each byte counts at most 255 blocks). */
+struct block_counts {
+	__m128i upper, lower;
+	unsigned blocks;
+};
+
+static void counts_flush(struct block_counts *bc, struct scan_state *st)
+{
+	__m128i zero = _mm_setzero_si128(), up = _mm_sad_epu8(bc->upper, zero), lo = _mm_sad_epu8(bc->lower, zero);
+	st->out.upper += (size_t)_mm_cvtsi128_si32(up) + (size_t)_mm_cvtsi128_si32(_mm_srli_si128(up, 8));
+	st->out.lower += (size_t)_mm_cvtsi128_si32(lo) + (size_t)_mm_cvtsi128_si32(_mm_srli_si128(lo, 8));
+	bc->upper = bc->lower = zero;
+	bc->blocks = 0;
 }
 
 /*
- * scan_chars over the 16 ASCII bytes x at p[i] (i + 16 <= n) at once, to the same state.
- * Word ends, link marks and repeated bytes are looked at one by one.
+ * scan_chars over the 16 ASCII bytes x at p[i] (i + 16 <= n) at once, to the same state
+ * (letters are counted in *bc). Word ends and link marks are looked at one by one.
  */
-static void scan_block(const struct rules *r, const unsigned char *p, size_t i, __m128i x, struct scan_state *st)
+static void scan_block(const struct rules *r, const unsigned char *p, size_t i, __m128i x, struct scan_state *st,
+		       struct block_counts *bc)
 {
-	unsigned up = byte_range(x, 'A', 'Z'), lo = byte_range(x, 'a', 'z'), digit = byte_range(x, '0', '9');
-	unsigned w = up | lo | digit | byte_is(x, '_');
-	st->out.upper += (size_t)__builtin_popcount(up);
-	st->out.lower += (size_t)__builtin_popcount(lo);
-	st->out.maybe_email |= byte_is(x, '@') != 0;
-	st->out.maybe_phone |= (digit | byte_is(x, '+') | byte_is(x, '(')) != 0;
-	for (unsigned m = byte_is(x, '.') | byte_is(x, ':'); m && !st->out.maybe_link; m &= m - 1)
+	__m128i up = bytes_in(x, 'A', 'Z'), lo = bytes_in(x, 'a', 'z'), digit = bytes_in(x, '0', '9');
+	bc->upper = _mm_sub_epi8(bc->upper, up); /* a match is 0xFF: -1 */
+	bc->lower = _mm_sub_epi8(bc->lower, lo);
+	if (++bc->blocks == 255)
+		counts_flush(bc, st);
+	unsigned w = bits(_mm_or_si128(_mm_or_si128(up, lo), _mm_or_si128(digit, bytes_are(x, '_'))));
+	st->out.maybe_email |= bits(bytes_are(x, '@')) != 0;
+	st->out.maybe_phone |= bits(_mm_or_si128(digit, _mm_or_si128(bytes_are(x, '+'), bytes_are(x, '(')))) != 0;
+	for (unsigned m = bits(_mm_or_si128(bytes_are(x, '.'), bytes_are(x, ':'))); m && !st->out.maybe_link; m &= m - 1)
 		st->out.maybe_link = link_mark(p, i + (size_t)__builtin_ctz(m));
 
 	/* a word starts at a word byte after another byte, and ends at another byte after a word byte */
@@ -541,10 +577,22 @@ static void scan_block(const struct rules *r, const unsigned char *p, size_t i, 
 		st->word = i + 31 - (size_t)__builtin_clz(starts);
 	st->in_word = (int)(w >> 15);
 
-	/* runs: the count goes past 1 only where a byte equals the one before it */
+	/*
+	 * Runs: bit j of same is set when byte j equals the byte before it. A run longer than
+	 * max_run ends at byte j when max_run such bits end there, counting the run that the
+	 * block starts with (run - 1 bits before bit 0).
+	 */
 	__m128i prev = i ? _mm_loadu_si128((const __m128i *)(p + i - 1)) : _mm_slli_si128(x, 1);
-	if (!_mm_movemask_epi8(_mm_cmpeq_epi8(x, prev)) && r->repeat_max_run >= 1) {
-		st->run = 1;
+	unsigned same = bits(_mm_cmpeq_epi8(x, prev));
+	int max_run = r->repeat_max_run;
+	if (max_run >= 1 && max_run <= 16) {
+		int carried = same & 1 ? (st->run - 1 < 16 ? st->run - 1 : 16) : 0;
+		uint32_t e = (uint32_t)same << 16 | (carried ? (uint32_t)0xFFFF << (16 - carried) & 0xFFFF : 0), t = e;
+		for (int k = 1; k < max_run; k++)
+			t &= e << k;
+		unsigned spaces = bits(_mm_or_si128(bytes_are(x, ' '), _mm_or_si128(bytes_are(x, '\n'), bytes_are(x, '\t'))));
+		st->out.long_run |= ((t >> 16) & ~spaces & 0xFFFF) != 0;
+		st->run = same == 0xFFFF ? st->run + 16 : 1 + __builtin_clz(~((uint32_t)same << 16));
 		st->prev = p[i + 15];
 		return;
 	}
@@ -552,7 +600,7 @@ static void scan_block(const struct rules *r, const unsigned char *p, size_t i, 
 		int32_t c = p[j];
 		st->run = c == st->prev ? st->run + 1 : 1;
 		st->prev = c;
-		st->out.long_run |= st->run > r->repeat_max_run && c != ' ' && c != '\n' && c != '\t';
+		st->out.long_run |= st->run > max_run && c != ' ' && c != '\n' && c != '\t';
 	}
 }
 #endif
@@ -571,6 +619,7 @@ static int scan_body(const struct rules *r, const char *s, int ascii, struct bod
 	memset(&st, 0, sizeof(st));
 	st.prev = -1;
 #if defined(__SSE2__)
+	struct block_counts bc = {_mm_setzero_si128(), _mm_setzero_si128(), 0};
 	while (i + 16 <= n) {
 		__m128i x = _mm_loadu_si128((const __m128i *)(p + i));
 		if (_mm_movemask_epi8(x)) { /* not ASCII: a character at a time */
@@ -578,9 +627,10 @@ static int scan_body(const struct rules *r, const char *s, int ascii, struct bod
 				return -1;
 			continue;
 		}
-		scan_block(r, p, i, x, &st);
+		scan_block(r, p, i, x, &st, &bc);
 		i += 16;
 	}
+	counts_flush(&bc, &st);
 #endif
 	if (scan_chars(r, p, i, n, n, ascii, &st) == (size_t)-1)
 		return -1;

@@ -216,6 +216,8 @@ int terms_add(struct terms *t, const char *term)
 	uint32_t key = terms_key(w.len[0], first[0], first[w.len[0] > 1], first[w.len[0] - 1]);
 	unsigned bit = (unsigned)(first[0] & 0x1F) << 5 | (unsigned)(w.len[0] & 0x1F);
 	t->quick[bit >> 6] |= UINT64_C(1) << (bit & 63);
+	for (size_t b = 0; b < w.len[0]; b++)
+		t->first_not_ascii |= first[b] >= 0x80;
 	words_free(&w);
 	if (!terms_may_start(t, key) && keys_add(t, key) != 0) {
 		free(joined);

@@ -18,6 +18,7 @@ struct terms {
 	uint32_t *keys;  /* 0 or the terms_key of a term's first word; nkeys slots, a power of two */
 	size_t nkeys, keys_used;
 	uint64_t quick[16]; /* terms_quick bits of the first words: a glance before terms_key */
+	int first_not_ascii; /* some term's first word has a character beyond ASCII */
 };
 
 /* A folded text cut into words, ready to be matched against several term sets. */

@@ -232,6 +232,11 @@ static int map_boundary(utf8proc_int32_t c, int fold, utf8proc_int32_t *to)
 	return nfc_boundary(c, p);
 }
 
+int text_fold_boundary(utf8proc_int32_t c, utf8proc_int32_t *to)
+{
+	return map_boundary(c, 1, to);
+}
+
 utf8proc_ssize_t text_map(const utf8proc_uint8_t *s, size_t n, int fold, utf8proc_uint8_t **out)
 {
 	const utf8proc_option_t opts = UTF8PROC_STABLE | UTF8PROC_COMPOSE | (fold ? UTF8PROC_CASEFOLD : 0);
@@ -243,6 +248,21 @@ utf8proc_ssize_t text_map(const utf8proc_uint8_t *s, size_t n, int fold, utf8pro
 		return UTF8PROC_ERROR_NOMEM;
 	b.s[0] = '\0';
 	for (;;) {
+		if (!dirty && i < n && s[i] < 0x80) { /* a run of ASCII, each character a piece of its own */
+			size_t j = i;
+			while (j < n && s[j] < 0x80)
+				j++;
+			if (bytes_room(&b, j - i)) {
+				free(b.s);
+				return UTF8PROC_ERROR_NOMEM;
+			}
+			for (; i < j; i++)
+				b.s[b.len++] = fold && s[i] >= 'A' && s[i] <= 'Z' ? (utf8proc_uint8_t)(s[i] + ('a' - 'A')) : s[i];
+			b.s[b.len] = '\0';
+			piece = i - 1;
+			piece_out = b.len - 1;
+			continue;
+		}
 		utf8proc_int32_t c = i < n ? s[i] : 0, to;
 		utf8proc_ssize_t k = 1, r = 0;
 		if (c >= 0x80 && (k = utf8proc_iterate(s + i, (utf8proc_ssize_t)(n - i), &c)) < 0) {

@@ -53,6 +53,13 @@ int text_nfc_boundary(int32_t c);
  */
 ptrdiff_t text_map(const uint8_t *s, size_t n, int fold, uint8_t **out);
 
+/*
+ * Whether case-folded text (text_map with fold) can be cut just before code point c: then c
+ * folds, on its own, to the one code point *to. False when c folds to several code points or
+ * is not an NFC boundary once folded (it folds with its neighbours).
+ */
+int text_fold_boundary(int32_t c, int32_t *to);
+
 /* The length of the longest prefix of s[0..len) that is well-formed UTF-8. */
 size_t text_utf8_prefix(const char *s, size_t len);
 

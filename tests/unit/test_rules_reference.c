@@ -366,7 +366,8 @@ static size_t encode(int32_t c, char *out)
  * what precedes it, since no canonical decomposition holds it, or a starter that comes of
  * it, after its first place (a composition pair (F, S) decomposes to F's then S's code
  * points). Below U+0300 the first code point of a decomposition is a starter. And no ASCII
- * character is zero-width, as the trimming and counting of ASCII assume.
+ * character is zero-width, and printable ASCII is of Grapheme_Cluster_Break Other, as the
+ * trimming and counting of ASCII assume.
  */
 static void test_nfc_boundaries_are_what_normalization_leaves_alone(void **state)
 {
@@ -378,6 +379,8 @@ static void test_nfc_boundaries_are_what_normalization_leaves_alone(void **state
 		const utf8proc_property_t *p = utf8proc_get_property(c);
 		if (c < 0x80)
 			assert_false(p->ignorable);
+		if (c >= 0x20 && c < 0x7F) /* counting graphemes takes printable ASCII as Other */
+			assert_int_equal(p->boundclass, UTF8PROC_BOUNDCLASS_OTHER);
 		utf8proc_int32_t d[32];
 		int bc = 0;
 		utf8proc_ssize_t n = utf8proc_decompose_char(c, d, 32, UTF8PROC_DECOMPOSE, &bc);

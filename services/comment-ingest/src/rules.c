@@ -428,23 +428,25 @@ static unsigned char ascii_lower(unsigned char b)
 	return b >= 'A' && b <= 'Z' ? (unsigned char)(b + ('a' - 'A')) : b;
 }
 
+/* Where scan_body is between characters. */
+struct scan_state {
+	struct body_scan out;
+	int32_t prev;       /* the previous code point, -1 at the start */
+	int run;            /* how many times prev came in a row */
+	int in_word;        /* prev is an ASCII word character */
+	size_t word;        /* where that word starts */
+	uint64_t quick[16]; /* the terms_quick bits of both lists */
+};
+
 /* Whether the ASCII word p[0..len) (len >= 1), once folded, can start a term of either list. */
-static int word_may_start(const struct rules *r, const unsigned char *p, size_t len)
+static int word_may_start(const struct rules *r, const struct scan_state *st, const unsigned char *p, size_t len)
 {
-	if (!terms_quick(&r->banned, p[0], len) && !terms_quick(&r->suspect, p[0], len))
+	unsigned bit = terms_quick_bit(p[0], len);
+	if (!((st->quick[bit >> 6] >> (bit & 63)) & 1))
 		return 0;
 	uint32_t key = terms_key(len, ascii_lower(p[0]), ascii_lower(p[len > 1]), ascii_lower(p[len - 1]));
 	return terms_may_start(&r->banned, key) || terms_may_start(&r->suspect, key);
 }
-
-/* Where scan_body is between characters. */
-struct scan_state {
-	struct body_scan out;
-	int32_t prev; /* the previous code point, -1 at the start */
-	int run;      /* how many times prev came in a row */
-	int in_word;  /* prev is an ASCII word character */
-	size_t word;  /* where that word starts */
-};
 
 /* A '.' or ':' at p[i]: may it belong to a link (see struct body_scan)? */
 static int link_mark(const unsigned char *p, size_t i)
@@ -484,7 +486,7 @@ static size_t scan_chars(const struct rules *r, const unsigned char *p, size_t i
 				if (r->banned.first_not_ascii || r->suspect.first_not_ascii || !text_fold_boundary(c, &folded) ||
 				    folded < 0x80)
 					st->out.maybe_term = 1; /* folding decides its words (words_split) */
-				else if (st->in_word && word_may_start(r, p + st->word, i - st->word))
+				else if (st->in_word && word_may_start(r, st, p + st->word, i - st->word))
 					st->out.maybe_term = 1;
 			}
 			st->in_word = 0;
@@ -495,7 +497,7 @@ static size_t scan_chars(const struct rules *r, const unsigned char *p, size_t i
 			if (w != st->in_word) {
 				if (w)
 					st->word = i;
-				else if (!st->out.maybe_term && word_may_start(r, p + st->word, i - st->word))
+				else if (!st->out.maybe_term && word_may_start(r, st, p + st->word, i - st->word))
 					st->out.maybe_term = 1;
 				st->in_word = w;
 			}
@@ -510,7 +512,7 @@ static size_t scan_chars(const struct rules *r, const unsigned char *p, size_t i
 		st->prev = c;
 		st->out.long_run |= st->run > r->repeat_max_run && c != ' ' && c != '\n' && c != '\t';
 	}
-	if (end == n && st->in_word && !st->out.maybe_term && word_may_start(r, p + st->word, n - st->word))
+	if (end == n && st->in_word && !st->out.maybe_term && word_may_start(r, st, p + st->word, n - st->word))
 		st->out.maybe_term = 1;
 	return i;
 }
@@ -571,7 +573,7 @@ static void scan_block(const struct rules *r, const unsigned char *p, size_t i, 
 	for (; ends && !st->out.maybe_term; ends &= ends - 1) {
 		unsigned k = (unsigned)__builtin_ctz(ends), earlier = starts & ((1u << k) - 1);
 		size_t word = earlier ? i + 31 - (size_t)__builtin_clz(earlier) : st->word;
-		st->out.maybe_term = word_may_start(r, p + word, i + k - word);
+		st->out.maybe_term = word_may_start(r, st, p + word, i + k - word);
 	}
 	if (starts)
 		st->word = i + 31 - (size_t)__builtin_clz(starts);
@@ -588,7 +590,7 @@ static void scan_block(const struct rules *r, const unsigned char *p, size_t i, 
 	if (max_run >= 1 && max_run <= 16) {
 		int carried = same & 1 ? (st->run - 1 < 16 ? st->run - 1 : 16) : 0;
 		uint32_t e = (uint32_t)same << 16 | (carried ? (uint32_t)0xFFFF << (16 - carried) & 0xFFFF : 0), t = e;
-		for (int k = 1; k < max_run; k++)
+		for (int k = 1; k < max_run && t; k++)
 			t &= e << k;
 		unsigned spaces = bits(_mm_or_si128(bytes_are(x, ' '), _mm_or_si128(bytes_are(x, '\n'), bytes_are(x, '\t'))));
 		st->out.long_run |= ((t >> 16) & ~spaces & 0xFFFF) != 0;
@@ -618,6 +620,8 @@ static int scan_body(const struct rules *r, const char *s, int ascii, struct bod
 	struct scan_state st;
 	memset(&st, 0, sizeof(st));
 	st.prev = -1;
+	for (size_t k = 0; k < 16; k++)
+		st.quick[k] = r->banned.quick[k] | r->suspect.quick[k];
 #if defined(__SSE2__)
 	struct block_counts bc = {_mm_setzero_si128(), _mm_setzero_si128(), 0};
 	while (i + 16 <= n) {

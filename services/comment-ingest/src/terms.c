@@ -214,7 +214,7 @@ int terms_add(struct terms *t, const char *term)
 		t->max_words = (int)w.n;
 	const unsigned char *first = (const unsigned char *)w.folded + w.start[0];
 	uint32_t key = terms_key(w.len[0], first[0], first[w.len[0] > 1], first[w.len[0] - 1]);
-	unsigned bit = (unsigned)(first[0] & 0x1F) << 5 | (unsigned)(w.len[0] & 0x1F);
+	unsigned bit = terms_quick_bit(first[0], w.len[0]);
 	t->quick[bit >> 6] |= UINT64_C(1) << (bit & 63);
 	for (size_t b = 0; b < w.len[0]; b++)
 		t->first_not_ascii |= first[b] >= 0x80;

@@ -59,9 +59,14 @@ static inline size_t terms_key_slot(uint32_t key, size_t nkeys)
  * A first glance at a folded word of len bytes that starts with byte first: false when no
  * term of t starts with such a word. An ASCII letter looks the same in either case here.
  */
+static inline unsigned terms_quick_bit(unsigned char first, size_t len)
+{
+	return (unsigned)(first & 0x1F) << 5 | (unsigned)(len & 0x1F);
+}
+
 static inline int terms_quick(const struct terms *t, unsigned char first, size_t len)
 {
-	unsigned bit = (unsigned)(first & 0x1F) << 5 | (unsigned)(len & 0x1F);
+	unsigned bit = terms_quick_bit(first, len);
 	return (int)((t->quick[bit >> 6] >> (bit & 63)) & 1);
 }
 

@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 static int is_bidi_control(utf8proc_int32_t c)
 {
@@ -92,7 +95,7 @@ int text_nfc_boundary(utf8proc_int32_t c)
 
 /*
  * First pass: validate and copy, turning CRLF into LF. Printable ASCII goes
- * eight bytes at a time; *non_ascii and *nfc say which later work the caller
+ * sixteen (SSE2) or eight bytes at a time; *non_ascii and *nfc say which later work the caller
  * can skip (*nfc: every code point is an NFC boundary, so the text is NFC).
  */
 static enum text_status text_validate(const utf8proc_uint8_t *p, size_t n, int multiline,
@@ -101,6 +104,19 @@ static enum text_status text_validate(const utf8proc_uint8_t *p, size_t n, int m
 	size_t i = 0, o = 0;
 	int marks = 0, wide = 0, stable = 1;
 	while (i < n) {
+#if defined(__SSE2__)
+		if (n - i >= 16) { /* 0x20..0x7E: greater than 0x1F and less than 0x7F as signed bytes */
+			__m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+			__m128i ok = _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8(0x1F)), _mm_cmplt_epi8(x, _mm_set1_epi8(0x7F)));
+			if (_mm_movemask_epi8(ok) == 0xFFFF) {
+				_mm_storeu_si128((__m128i *)(dst + o), x);
+				o += 16;
+				i += 16;
+				marks = 0;
+				continue;
+			}
+		}
+#endif
 		if (n - i >= 8 && printable_ascii8(p + i)) {
 			memcpy(dst + o, p + i, 8);
 			o += 8;
@@ -298,36 +314,66 @@ utf8proc_ssize_t text_map(const utf8proc_uint8_t *s, size_t n, int fold, utf8pro
 	return (utf8proc_ssize_t)b.len;
 }
 
+/* The code point that starts at s[i] (valid UTF-8: validated before), its length in *k. */
+static utf8proc_int32_t decode_valid(const utf8proc_uint8_t *s, size_t i, utf8proc_ssize_t *k)
+{
+	utf8proc_int32_t b = s[i];
+	if (b < 0x80) {
+		*k = 1;
+		return b;
+	}
+	if (b < 0xE0) {
+		*k = 2;
+		return (b & 0x1F) << 6 | (s[i + 1] & 0x3F);
+	}
+	if (b < 0xF0) {
+		*k = 3;
+		return (b & 0x0F) << 12 | (s[i + 1] & 0x3F) << 6 | (s[i + 2] & 0x3F);
+	}
+	*k = 4;
+	return (b & 0x07) << 18 | (s[i + 1] & 0x3F) << 12 | (s[i + 2] & 0x3F) << 6 | (s[i + 3] & 0x3F);
+}
+
 /*
  * Counts extended grapheme clusters that hold at least one visible code point.
- * Two ASCII characters in a row are always apart (no CR is left), and what came
- * before the first of them no longer matters: utf8proc is asked only about the rest.
+ * utf8proc is asked only where its rules can keep two code points together: two
+ * that are both printable ASCII or of Grapheme_Cluster_Break Other (no CR is left)
+ * are always apart (GB999), and what came before the first of them no longer
+ * matters, so the state starts afresh after them.
  */
 static size_t text_count_graphemes(const utf8proc_uint8_t *p, size_t n)
 {
 	size_t count = 0, i = 0;
 	utf8proc_int32_t prev = -1, state = 0;
-	int visible = 0;
+	int visible = 0, prev_other = 0;
 	while (i < n) {
-		utf8proc_int32_t c = p[i];
-		utf8proc_ssize_t k = 1;
-		if (c < 0x80 && prev >= 0 && prev < 0x80) {
-			count += (size_t)visible;
-			visible = 1;
-			state = 0;
-			prev = c;
-			i++;
-			continue;
+		utf8proc_ssize_t k;
+		utf8proc_int32_t c = decode_valid(p, i, &k);
+		int other, zero_width = 0;
+		if (c < 0x80) {
+			other = c >= 0x20; /* validated: no DEL */
+		} else {
+			const utf8proc_property_t *prop = utf8proc_get_property(c);
+			other = prop->boundclass == UTF8PROC_BOUNDCLASS_OTHER;
+			zero_width = prop->ignorable;
 		}
-		if (c >= 0x80 && (k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c)) <= 0)
-			break; /* validated before: cannot happen */
-		if (prev >= 0 && utf8proc_grapheme_break_stateful(prev, c, &state)) {
-			count += (size_t)visible;
-			visible = 0;
+		if (prev >= 0) {
+			int apart;
+			if ((c < 0x80 && prev < 0x80) || (other && prev_other)) {
+				apart = 1;
+				state = 0;
+			} else {
+				apart = utf8proc_grapheme_break_stateful(prev, c, &state);
+			}
+			if (apart) {
+				count += (size_t)visible;
+				visible = 0;
+			}
 		}
-		if (c < 0x80 || !is_zero_width(c))
+		if (!zero_width)
 			visible = 1;
 		prev = c;
+		prev_other = other;
 		i += (size_t)k;
 	}
 	return count + (size_t)visible;

@@ -79,6 +79,10 @@ static const char *const fragments[] = {
 	/* what folds to ASCII: Kelvin sign, long s, ligatures; an ASCII word next to letters beyond it */
 	"\xE2\x84\xAA" "ill", "\xE2\x84\xAA" "ELVIN", "\xC5\xBF", "\xC5\xBF" "cum", "\xEF\xAC\x81", "go caf\xC3\xA9",
 	"idiot\xD0\xB4", "\xD0\xB4idiot", "x \xD0\x94\xD0\xA3\xD0\xA0\xD0\x90\xD0\x9A", "ok\xE2\x80\x94", "\xE2\x80\x94ok",
+	/* marks and letters that fold or compose with the ASCII before them */
+	"idiot\xCC\x96", "J\xCC\x8C", "KILL\xCC\x8C", "\xE1\xBA\xA1", "\xE2\x84\xA6", "kil\xC4\xBA", "\xC4\xB9ill",
+	"s\xCC\x96", "\xE1\xBA\x9B", "\xEA\xB0\x81ok", "ok\xE3\x81\x8C", "\xC3\xA9\xCC\x96", "\xC3\x89\xCC\x81\xCC\x96",
+	"\xC7\x98\xCD\x85", "idiot\xC3\xA9", "\xC3\xA9idiot",
 	/* Prepend joins what follows (GB9b) */
 	"\xD8\x85", "\xD8\x85" "a", "\xE0\xA5\x8E",
 	/* marks: alone, stacked, out of order, excluded and non-starter decompositions */

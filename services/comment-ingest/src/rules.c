@@ -476,15 +476,15 @@ static size_t scan_chars(const struct rules *r, const unsigned char *p, size_t i
 				st->out.lower += cat == UTF8PROC_CATEGORY_LL;
 			}
 			/*
-			 * When every term starts with an ASCII word, a word with c in it cannot start
-			 * one. If c folds on its own to a code point beyond ASCII, the ASCII words
-			 * around it are words of the folded text as they stand, or parts of a word
-			 * with c in it: they are looked at as words (which can only add a false alarm).
+			 * When every term starts with an ASCII word, only a folded word of ASCII alone
+			 * can start one. If nothing of c folds to ASCII (composing only makes code
+			 * points beyond it), such a word is made of ASCII characters of the body:
+			 * the ASCII words around c are words of the folded text as they stand, or
+			 * parts of a word with something of c in it. They are looked at as words
+			 * (which can only add a false alarm).
 			 */
-			int32_t folded;
 			if (!st->out.maybe_term) {
-				if (r->banned.first_not_ascii || r->suspect.first_not_ascii || !text_fold_boundary(c, &folded) ||
-				    folded < 0x80)
+				if (r->banned.first_not_ascii || r->suspect.first_not_ascii || text_folds_to_ascii(c))
 					st->out.maybe_term = 1; /* folding decides its words (words_split) */
 				else if (st->in_word && word_may_start(r, st, p + st->word, i - st->word))
 					st->out.maybe_term = 1;
@@ -661,7 +661,7 @@ enum outcome rules_triage(const struct rules *r, const struct comment *c, int64_
 				      (long long)r->max_age_s);
 
 	/* The body is scanned once; the detectors run only where the scan says they may find something. */
-	struct body_scan sc;
+	struct body_scan sc = {0};
 	int scanned = scan_body(r, c->body, c->body_ascii, &sc) == 0;
 
 	if ((r->banned.count || r->suspect.count) && (!scanned || sc.maybe_term)) {

@@ -248,9 +248,22 @@ static int map_boundary(utf8proc_int32_t c, int fold, utf8proc_int32_t *to)
 	return nfc_boundary(c, p);
 }
 
-int text_fold_boundary(utf8proc_int32_t c, utf8proc_int32_t *to)
+int text_folds_to_ascii(utf8proc_int32_t c)
 {
-	return map_boundary(c, 1, to);
+	utf8proc_int32_t to;
+	if (c < 0x80)
+		return 1;
+	if (map_boundary(c, 1, &to))
+		return to < 0x80; /* it becomes to, or (with marks after it) what composes of to */
+	utf8proc_int32_t d[32];
+	int bc = 0;
+	utf8proc_ssize_t n = utf8proc_decompose_char(c, d, 32, UTF8PROC_CASEFOLD | UTF8PROC_DECOMPOSE, &bc);
+	if (n < 0 || n > 32)
+		return 1; /* cannot tell: say it may */
+	for (utf8proc_ssize_t i = 0; i < n; i++)
+		if (d[i] < 0x80)
+			return 1;
+	return 0;
 }
 
 utf8proc_ssize_t text_map(const utf8proc_uint8_t *s, size_t n, int fold, utf8proc_uint8_t **out)

@@ -54,11 +54,13 @@ int text_nfc_boundary(int32_t c);
 ptrdiff_t text_map(const uint8_t *s, size_t n, int fold, uint8_t **out);
 
 /*
- * Whether case-folded text (text_map with fold) can be cut just before code point c: then c
- * folds, on its own, to the one code point *to. False when c folds to several code points or
- * is not an NFC boundary once folded (it folds with its neighbours).
+ * Whether case-folded text (text_map with fold) can hold an ASCII code point that comes of
+ * code point c. Not when c folds on its own to one code point beyond ASCII that is an NFC
+ * boundary (it and the marks after it compose to what is beyond ASCII), nor when c, folded
+ * and canonically decomposed as text_map takes it apart, holds no ASCII code point (composing
+ * only makes code points beyond ASCII). True for ASCII, and when unsure.
  */
-int text_fold_boundary(int32_t c, int32_t *to);
+int text_folds_to_ascii(int32_t c);
 
 /* The length of the longest prefix of s[0..len) that is well-formed UTF-8. */
 size_t text_utf8_prefix(const char *s, size_t len);

@@ -69,16 +69,37 @@ static int database_reason(enum reason r)
 	return r == REASON_UNKNOWN_COMMENT || r == REASON_ARTICLE_MISMATCH || r == REASON_STALE_DECISION;
 }
 
-/* An event carries neither the moderator's id nor the note. */
-static void check_private(const char *event, const struct decision *d)
+/* Blanks every occurrence of s in buf (so that a note found inside, say, the article id is not taken for a leak). */
+static void blank_out(char *buf, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0)
+		return;
+	for (char *p = strstr(buf, s); p; p = strstr(p + n, s))
+		memset(p, '\x01', n);
+}
+
+/*
+ * An event carries neither the moderator's id nor the note. The note may
+ * still be found in the event inside a value that legitimately holds it (a
+ * note of "nnnnnnnn" inside an article_id of n's): those values, which the
+ * event is built from (known), are blanked before the note is looked for.
+ */
+static void check_private(const char *event, const struct decision *d, const char *const *known)
 {
 	json_t *ev = check_event(event, "a decision's event");
 	json_t *mod = json_object_get(ev, "moderation");
 	CHECK(!json_object_get(ev, "moderator") && !json_object_get(ev, "note") &&
 		      (!mod || (!json_object_get(mod, "moderator") && !json_object_get(mod, "note"))),
 	      "an event shows the moderator or the note: %s", event);
-	if (d->note && strlen(d->note) >= 8)
-		CHECK(!strstr(event, d->note), "an event quotes the note: %s", event);
+	if (d->note && strlen(d->note) >= 8) {
+		char *rest = strdup(event);
+		CHECK(rest, "out of memory");
+		for (; *known; known++)
+			blank_out(rest, *known);
+		CHECK(!strstr(rest, d->note), "an event quotes the note: %s", event);
+		free(rest);
+	}
 	json_decref(ev);
 }
 
@@ -119,7 +140,10 @@ static void check_accepted(const struct decision *d)
 				       comment_status_name(to), d->decided_at, {TOPIC, 2, 17}};
 		char *ev = to == STATUS_PUBLISHED ? events_approved(&sc, &m) : events_moderated(d->comment_id, d->article_id, &m);
 		CHECK(ev, "the event of an applied decision was not built");
-		check_private(ev, d);
+		const char *known[] = {d->article_id, d->comment_id, d->decision_id, d->decided_at, sc.author_id,
+				       sc.display_name, sc.body, sc.submitted_at, sc.accepted_at, sc.source.topic, TOPIC,
+				       NULL};
+		check_private(ev, d, known);
 		free(ev);
 	}
 }

@@ -83,6 +83,31 @@ static void test_flags_count_one_each(void **state)
 	expect_clean(LIT("a" FLAG_US "b"), 0, LIT("a" FLAG_US "b"), 3);
 }
 
+/*
+ * A Prepend character (U+0605 ARABIC NUMBER MARK ABOVE) joins what follows it (GB9b), ASCII
+ * too; other pairs of ASCII and Other code points stay apart. (fuzz_reference found a build
+ * that counted "\u0605a" as two.)
+ */
+static void test_prepend_joins_what_follows(void **state)
+{
+	(void)state;
+	expect_clean(LIT("\xD8\x85"
+			 "a"),
+		     0, LIT("\xD8\x85"
+			    "a"),
+		     1);
+	expect_clean(LIT("x\xD8\x85"
+			 "1y"),
+		     0, LIT("x\xD8\x85"
+			    "1y"),
+		     3);
+	expect_clean(LIT("ab\xD0\x94\xD0\xB4"
+			 "c"),
+		     0, LIT("ab\xD0\x94\xD0\xB4"
+			    "c"),
+		     5);
+}
+
 static void test_zwj_family_is_one_grapheme(void **state)
 {
 	(void)state;
@@ -383,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_nfc_composed_and_decomposed_e_are_identical),
 		cmocka_unit_test(test_emoji_with_skin_tone_is_one_grapheme),
 		cmocka_unit_test(test_flags_count_one_each),
+		cmocka_unit_test(test_prepend_joins_what_follows),
 		cmocka_unit_test(test_zwj_family_is_one_grapheme),
 		cmocka_unit_test(test_edges_trimmed_and_not_counted),
 		cmocka_unit_test(test_zero_width_clusters_not_counted),

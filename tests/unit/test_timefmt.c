@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -261,6 +263,39 @@ static void test_format_extremes_are_defined(void **state)
 	assert_int_equal(format_in_child(INT64_MIN), 0);
 }
 
+/*
+ * The formatter writes its digits by hand: it must write what
+ * snprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ") of the civil UTC time does (gmtime_r here),
+ * for times across the whole range, at its ends, and beyond them (clamped).
+ */
+static void test_format_is_what_printf_writes(void **state)
+{
+	(void)state;
+	const int64_t lo = TIMEFMT_MIN_SECONDS * 1000000, hi = TIMEFMT_MAX_SECONDS * 1000000 + 999999;
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	for (int i = 0; i < 200000; i++) {
+		x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+		int64_t us;
+		switch (i % 4) {
+		case 0: us = lo + (int64_t)((x * 0x2545F4914F6CDD1DULL) % (uint64_t)(hi - lo + 1)); break;
+		case 1: us = INT64_C(1769853600000000) + (int64_t)(x % UINT64_C(100000000000000)) - INT64_C(50000000000000); break;
+		case 2: us = (int64_t)(x * 0x2545F4914F6CDD1DULL); break; /* mostly out of range: clamped */
+		default: us = (i & 4 ? lo : hi) + (int64_t)(x % 200000) - 100000; break;
+		}
+		int64_t c = us < lo ? lo : us > hi ? hi : us;
+		int64_t secs = c >= 0 ? c / 1000000 : -((-c + 999999) / 1000000);
+		time_t t = (time_t)secs;
+		struct tm tm;
+		assert_non_null(gmtime_r(&t, &tm));
+		char want[TIMEFMT_LEN], got[TIMEFMT_LEN];
+		snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(c - secs * 1000000));
+		timefmt_format_utc(us, got);
+		if (strcmp(got, want) != 0)
+			fail_msg("%lld: formatted %s, want %s", (long long)us, got, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -274,6 +309,7 @@ int main(void)
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_rejects_times_outside_years_1_to_9999),
 		cmocka_unit_test(test_format_extremes_are_defined),
+		cmocka_unit_test(test_format_is_what_printf_writes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <strings.h>
 #include <utf8proc.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "text.h"
 
@@ -355,6 +358,13 @@ static int contains_phone(const char *s, int min_digits)
 	return 0;
 }
 
+/* At least min_letters cased letters, ratio of capitals at least ratio. */
+static int shouting_counts(size_t upper, size_t lower, int min_letters, double ratio)
+{
+	size_t letters = upper + lower;
+	return letters >= (size_t)min_letters && letters > 0 && (double)upper >= ratio * (double)letters;
+}
+
 /* Mostly capitals: at least min_letters cased letters, ratio of capitals at least ratio. */
 static int is_shouting(const char *s, int ascii, int min_letters, double ratio)
 {
@@ -375,8 +385,7 @@ static int is_shouting(const char *s, int ascii, int min_letters, double ratio)
 		lower += cat == UTF8PROC_CATEGORY_LL;
 		i += (size_t)k;
 	}
-	size_t letters = upper + lower;
-	return letters >= (size_t)min_letters && letters > 0 && (double)upper >= ratio * (double)letters;
+	return shouting_counts(upper, lower, min_letters, ratio);
 }
 
 /* The same character more than max_run times in a row (white space aside). */
@@ -400,6 +409,239 @@ static int has_long_run(const char *s, int max_run)
 	return 0;
 }
 
+/*
+ * What one pass over a body tells: the counts that shouting and repeated characters decide
+ * on, and for terms, links, e-mail and phones whether they may be there at all (when not,
+ * their detector would find nothing; when so, it decides).
+ */
+struct body_scan {
+	size_t upper, lower; /* cased letters, as is_shouting counts them */
+	int long_run;        /* has_long_run */
+	int maybe_term;      /* a word can start a banned or suspect term (terms_may_start), or folding may tell */
+	int maybe_link;      /* "://", or a '.' between two ASCII letters or digits: contains_link needs one */
+	int maybe_email;     /* an '@' */
+	int maybe_phone;     /* a digit, '+' or '(': where contains_phone starts */
+};
+
+static unsigned char ascii_lower(unsigned char b)
+{
+	return b >= 'A' && b <= 'Z' ? (unsigned char)(b + ('a' - 'A')) : b;
+}
+
+/* Where scan_body is between characters. */
+struct scan_state {
+	struct body_scan out;
+	int32_t prev;       /* the previous code point, -1 at the start */
+	int run;            /* how many times prev came in a row */
+	int in_word;        /* prev is an ASCII word character */
+	size_t word;        /* where that word starts */
+	uint64_t quick[16]; /* the terms_quick bits of both lists */
+};
+
+/* Whether the ASCII word p[0..len) (len >= 1), once folded, can start a term of either list. */
+static int word_may_start(const struct rules *r, const struct scan_state *st, const unsigned char *p, size_t len)
+{
+	unsigned bit = terms_quick_bit(p[0], len);
+	if (!((st->quick[bit >> 6] >> (bit & 63)) & 1))
+		return 0;
+	uint32_t key = terms_key(len, ascii_lower(p[0]), ascii_lower(p[len > 1]), ascii_lower(p[len - 1]));
+	return terms_may_start(&r->banned, key) || terms_may_start(&r->suspect, key);
+}
+
+/* A '.' or ':' at p[i]: may it belong to a link (see struct body_scan)? */
+static int link_mark(const unsigned char *p, size_t i)
+{
+	if (p[i] == ':')
+		return p[i + 1] == '/' && p[i + 2] == '/';
+	return i > 0 && ascii_alnum((char)p[i - 1]) && ascii_alnum((char)p[i + 1]);
+}
+
+/*
+ * Scans the characters that start in p[i..end) (the last may run past end), and at end ==
+ * n (the terminator) closes the last word. Returns where it stopped, or (size_t)-1 when the
+ * text is not valid UTF-8. ascii: is_shouting counts ASCII letters only.
+ */
+static size_t scan_chars(const struct rules *r, const unsigned char *p, size_t i, size_t end, size_t n, int ascii,
+			 struct scan_state *st)
+{
+	for (; i < end; i++) {
+		int32_t c = p[i];
+		if (c >= 0x80) {
+			utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &c);
+			if (k <= 0)
+				return (size_t)-1;
+			if (!ascii) {
+				utf8proc_category_t cat = utf8proc_category(c);
+				st->out.upper += cat == UTF8PROC_CATEGORY_LU;
+				st->out.lower += cat == UTF8PROC_CATEGORY_LL;
+			}
+			/*
+			 * When every term starts with an ASCII word, only a folded word of ASCII alone
+			 * can start one. If nothing of c folds to ASCII (composing only makes code
+			 * points beyond it), such a word is made of ASCII characters of the body:
+			 * the ASCII words around c are words of the folded text as they stand, or
+			 * parts of a word with something of c in it. They are looked at as words
+			 * (which can only add a false alarm).
+			 */
+			if (!st->out.maybe_term) {
+				if (r->banned.first_not_ascii || r->suspect.first_not_ascii || text_folds_to_ascii(c))
+					st->out.maybe_term = 1; /* folding decides its words (words_split) */
+				else if (st->in_word && word_may_start(r, st, p + st->word, i - st->word))
+					st->out.maybe_term = 1;
+			}
+			st->in_word = 0;
+			i += (size_t)k - 1;
+		} else {
+			int up = (uint32_t)c - 'A' < 26u, lo = (uint32_t)c - 'a' < 26u, digit = (uint32_t)c - '0' < 10u;
+			int w = up | lo | digit | (c == '_');
+			if (w != st->in_word) {
+				if (w)
+					st->word = i;
+				else if (!st->out.maybe_term && word_may_start(r, st, p + st->word, i - st->word))
+					st->out.maybe_term = 1;
+				st->in_word = w;
+			}
+			st->out.upper += (size_t)up;
+			st->out.lower += (size_t)lo;
+			st->out.maybe_email |= c == '@';
+			st->out.maybe_phone |= digit | (c == '+') | (c == '(');
+			if (c == ':' || c == '.')
+				st->out.maybe_link |= link_mark(p, i);
+		}
+		st->run = c == st->prev ? st->run + 1 : 1;
+		st->prev = c;
+		st->out.long_run |= st->run > r->repeat_max_run && c != ' ' && c != '\n' && c != '\t';
+	}
+	if (end == n && st->in_word && !st->out.maybe_term && word_may_start(r, st, p + st->word, n - st->word))
+		st->out.maybe_term = 1;
+	return i;
+}
+
+#if defined(__SSE2__)
+/* 0xFF in each byte of x from lo to hi (x holds ASCII only: signed compares are right). */
+static __m128i bytes_in(__m128i x, char lo, char hi)
+{
+	return _mm_and_si128(_mm_cmpgt_epi8(x, _mm_set1_epi8((char)(lo - 1))), _mm_cmplt_epi8(x, _mm_set1_epi8((char)(hi + 1))));
+}
+
+static __m128i bytes_are(__m128i x, char b)
+{
+	return _mm_cmpeq_epi8(x, _mm_set1_epi8(b));
+}
+
+static unsigned bits(__m128i m)
+{
+	return (unsigned)_mm_movemask_epi8(m);
+}
+
+/* The letters scan_block counts, byte by byte (each byte counts at most 255 blocks). */
+struct block_counts {
+	__m128i upper, lower;
+	unsigned blocks;
+};
+
+static void counts_flush(struct block_counts *bc, struct scan_state *st)
+{
+	__m128i zero = _mm_setzero_si128(), up = _mm_sad_epu8(bc->upper, zero), lo = _mm_sad_epu8(bc->lower, zero);
+	st->out.upper += (size_t)_mm_cvtsi128_si32(up) + (size_t)_mm_cvtsi128_si32(_mm_srli_si128(up, 8));
+	st->out.lower += (size_t)_mm_cvtsi128_si32(lo) + (size_t)_mm_cvtsi128_si32(_mm_srli_si128(lo, 8));
+	bc->upper = bc->lower = zero;
+	bc->blocks = 0;
+}
+
+/*
+ * scan_chars over the 16 ASCII bytes x at p[i] (i + 16 <= n) at once, to the same state
+ * (letters are counted in *bc). Word ends and link marks are looked at one by one.
+ */
+static void scan_block(const struct rules *r, const unsigned char *p, size_t i, __m128i x, struct scan_state *st,
+		       struct block_counts *bc)
+{
+	__m128i up = bytes_in(x, 'A', 'Z'), lo = bytes_in(x, 'a', 'z'), digit = bytes_in(x, '0', '9');
+	bc->upper = _mm_sub_epi8(bc->upper, up); /* a match is 0xFF: -1 */
+	bc->lower = _mm_sub_epi8(bc->lower, lo);
+	if (++bc->blocks == 255)
+		counts_flush(bc, st);
+	unsigned w = bits(_mm_or_si128(_mm_or_si128(up, lo), _mm_or_si128(digit, bytes_are(x, '_'))));
+	st->out.maybe_email |= bits(bytes_are(x, '@')) != 0;
+	st->out.maybe_phone |= bits(_mm_or_si128(digit, _mm_or_si128(bytes_are(x, '+'), bytes_are(x, '(')))) != 0;
+	for (unsigned m = bits(_mm_or_si128(bytes_are(x, '.'), bytes_are(x, ':'))); m && !st->out.maybe_link; m &= m - 1)
+		st->out.maybe_link = link_mark(p, i + (size_t)__builtin_ctz(m));
+
+	/* a word starts at a word byte after another byte, and ends at another byte after a word byte */
+	unsigned before = (w << 1 | (unsigned)st->in_word) & 0xFFFF;
+	unsigned starts = w & ~before, ends = ~w & before & 0xFFFF;
+	for (; ends && !st->out.maybe_term; ends &= ends - 1) {
+		unsigned k = (unsigned)__builtin_ctz(ends), earlier = starts & ((1u << k) - 1);
+		size_t word = earlier ? i + 31 - (size_t)__builtin_clz(earlier) : st->word;
+		st->out.maybe_term = word_may_start(r, st, p + word, i + k - word);
+	}
+	if (starts)
+		st->word = i + 31 - (size_t)__builtin_clz(starts);
+	st->in_word = (int)(w >> 15);
+
+	/*
+	 * Runs: bit j of same is set when byte j equals the byte before it. A run longer than
+	 * max_run ends at byte j when max_run such bits end there, counting the run that the
+	 * block starts with (run - 1 bits before bit 0).
+	 */
+	__m128i prev = i ? _mm_loadu_si128((const __m128i *)(p + i - 1)) : _mm_slli_si128(x, 1);
+	unsigned same = bits(_mm_cmpeq_epi8(x, prev));
+	int max_run = r->repeat_max_run;
+	if (max_run >= 1 && max_run <= 16) {
+		int carried = same & 1 ? (st->run - 1 < 16 ? st->run - 1 : 16) : 0;
+		uint32_t e = (uint32_t)same << 16 | (carried ? (uint32_t)0xFFFF << (16 - carried) & 0xFFFF : 0), t = e;
+		for (int k = 1; k < max_run && t; k++)
+			t &= e << k;
+		unsigned spaces = bits(_mm_or_si128(bytes_are(x, ' '), _mm_or_si128(bytes_are(x, '\n'), bytes_are(x, '\t'))));
+		st->out.long_run |= ((t >> 16) & ~spaces & 0xFFFF) != 0;
+		st->run = same == 0xFFFF ? st->run + 16 : 1 + __builtin_clz(~((uint32_t)same << 16));
+		st->prev = p[i + 15];
+		return;
+	}
+	for (size_t j = i; j < i + 16; j++) {
+		int32_t c = p[j];
+		st->run = c == st->prev ? st->run + 1 : 1;
+		st->prev = c;
+		st->out.long_run |= st->run > max_run && c != ' ' && c != '\n' && c != '\t';
+	}
+}
+#endif
+
+/*
+ * Scans a body in one pass. Returns 0 with *sc filled, or -1 when the body is not valid
+ * UTF-8 (the detectors decide alone). The words of ASCII text are its runs of letters,
+ * digits and '_', folded to lower case (words_split); text with other characters is left to
+ * words_split. ascii is the comment's body_ascii: is_shouting then counts ASCII letters only.
+ */
+static int scan_body(const struct rules *r, const char *s, int ascii, struct body_scan *sc)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0;
+	struct scan_state st;
+	memset(&st, 0, sizeof(st));
+	st.prev = -1;
+	for (size_t k = 0; k < 16; k++)
+		st.quick[k] = r->banned.quick[k] | r->suspect.quick[k];
+#if defined(__SSE2__)
+	struct block_counts bc = {_mm_setzero_si128(), _mm_setzero_si128(), 0};
+	while (i + 16 <= n) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(p + i));
+		if (_mm_movemask_epi8(x)) { /* not ASCII: a character at a time */
+			if ((i = scan_chars(r, p, i, i + 16, n, ascii, &st)) == (size_t)-1)
+				return -1;
+			continue;
+		}
+		scan_block(r, p, i, x, &st, &bc);
+		i += 16;
+	}
+	counts_flush(&bc, &st);
+#endif
+	if (scan_chars(r, p, i, n, n, ascii, &st) == (size_t)-1)
+		return -1;
+	*sc = st.out;
+	return 0;
+}
+
 /* ---- decisions ---------------------------------------------------------------------------- */
 
 static void hold(struct verdict *v, enum reason r)
@@ -418,7 +660,11 @@ enum outcome rules_triage(const struct rules *r, const struct comment *c, int64_
 		return verdict_reject(v, REASON_SUBMITTED_TOO_OLD, "submitted_at is more than %lld seconds old",
 				      (long long)r->max_age_s);
 
-	if (r->banned.count || r->suspect.count) {
+	/* The body is scanned once; the detectors run only where the scan says they may find something. */
+	struct body_scan sc = {0};
+	int scanned = scan_body(r, c->body, c->body_ascii, &sc) == 0;
+
+	if ((r->banned.count || r->suspect.count) && (!scanned || sc.maybe_term)) {
 		struct words w;
 		if (words_split(&w, c->body, strlen(c->body)) != 0) {
 			words_free(&w);
@@ -443,15 +689,17 @@ enum outcome rules_triage(const struct rules *r, const struct comment *c, int64_
 			return verdict_reject(v, REASON_BANNED_TERM,
 					      "The comment contains language that is not allowed here.");
 	}
-	if (r->hold_links && contains_link(c->body))
+	if (r->hold_links && (!scanned || sc.maybe_link) && contains_link(c->body))
 		hold(v, REASON_CONTAINS_LINK);
-	if (r->hold_emails && contains_email(c->body))
+	if (r->hold_emails && (!scanned || sc.maybe_email) && contains_email(c->body))
 		hold(v, REASON_CONTAINS_EMAIL);
-	if (r->hold_phones && contains_phone(c->body, r->phone_min_digits))
+	if (r->hold_phones && (!scanned || sc.maybe_phone) && contains_phone(c->body, r->phone_min_digits))
 		hold(v, REASON_CONTAINS_PHONE);
-	if (r->hold_shouting && is_shouting(c->body, c->body_ascii, r->shouting_min_letters, r->shouting_ratio))
+	if (r->hold_shouting &&
+	    (scanned ? shouting_counts(sc.upper, sc.lower, r->shouting_min_letters, r->shouting_ratio)
+		     : is_shouting(c->body, c->body_ascii, r->shouting_min_letters, r->shouting_ratio)))
 		hold(v, REASON_SHOUTING);
-	if (r->hold_repeats && has_long_run(c->body, r->repeat_max_run))
+	if (r->hold_repeats && (scanned ? sc.long_run : has_long_run(c->body, r->repeat_max_run)))
 		hold(v, REASON_REPEATED_CHARACTERS);
 	if (v->hold_mask)
 		v->outcome = OUTCOME_HOLD;

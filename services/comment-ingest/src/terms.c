@@ -6,6 +6,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "text.h"
+
 static int is_word_char(utf8proc_int32_t c)
 {
 	if (c < 0x80)
@@ -21,7 +23,7 @@ static int is_word_char(utf8proc_int32_t c)
 	}
 }
 
-/* Case-folds s: ASCII by hand (the common case), anything else through utf8proc. */
+/* Case-folds s: ASCII by hand (the common case), anything else as utf8proc would (text_map). */
 static char *fold(const char *s, size_t len)
 {
 	int ascii = 1;
@@ -37,8 +39,7 @@ static char *fold(const char *s, size_t len)
 		return out;
 	}
 	utf8proc_uint8_t *out = NULL;
-	if (utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &out,
-			 UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_CASEFOLD) < 0)
+	if (text_map((const utf8proc_uint8_t *)s, len, 1, &out) < 0)
 		return NULL;
 	return (char *)out;
 }
@@ -149,6 +150,34 @@ static int terms_grow(struct terms *t)
 	return 0;
 }
 
+/* Adds a first word's key to t->keys, growing it to stay at most half full. Returns 0 or -1. */
+static int keys_add(struct terms *t, uint32_t key)
+{
+	if ((t->keys_used + 1) * 2 > t->nkeys) {
+		size_t nkeys = t->nkeys ? t->nkeys * 2 : 16;
+		uint32_t *keys = calloc(nkeys, sizeof(uint32_t));
+		if (!keys)
+			return -1;
+		for (size_t i = 0; i < t->nkeys; i++) {
+			if (!t->keys[i])
+				continue;
+			size_t j = terms_key_slot(t->keys[i], nkeys);
+			while (keys[j])
+				j = (j + 1) & (nkeys - 1);
+			keys[j] = t->keys[i];
+		}
+		free(t->keys);
+		t->keys = keys;
+		t->nkeys = nkeys;
+	}
+	size_t j = terms_key_slot(key, t->nkeys);
+	while (t->keys[j])
+		j = (j + 1) & (t->nkeys - 1);
+	t->keys[j] = key;
+	t->keys_used++;
+	return 0;
+}
+
 int terms_add(struct terms *t, const char *term)
 {
 	struct words w;
@@ -183,7 +212,17 @@ int terms_add(struct terms *t, const char *term)
 	joined[o] = '\0';
 	if ((int)w.n > t->max_words)
 		t->max_words = (int)w.n;
+	const unsigned char *first = (const unsigned char *)w.folded + w.start[0];
+	uint32_t key = terms_key(w.len[0], first[0], first[w.len[0] > 1], first[w.len[0] - 1]);
+	unsigned bit = terms_quick_bit(first[0], w.len[0]);
+	t->quick[bit >> 6] |= UINT64_C(1) << (bit & 63);
+	for (size_t b = 0; b < w.len[0]; b++)
+		t->first_not_ascii |= first[b] >= 0x80;
 	words_free(&w);
+	if (!terms_may_start(t, key) && keys_add(t, key) != 0) {
+		free(joined);
+		return -1;
+	}
 
 	size_t j = hash_str(joined) & (t->nslots - 1);
 	while (t->slots[j]) {
@@ -203,6 +242,7 @@ void terms_free(struct terms *t)
 	for (size_t i = 0; i < t->nslots; i++)
 		free(t->slots[i]);
 	free(t->slots);
+	free(t->keys);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -211,6 +251,10 @@ const char *terms_find(const struct terms *t, const struct words *w)
 	if (t->count == 0)
 		return NULL;
 	for (size_t i = 0; i < w->n; i++) {
+		const unsigned char *word = (const unsigned char *)w->folded + w->start[i];
+		if (!terms_quick(t, word[0], w->len[i]) ||
+		    !terms_may_start(t, terms_key(w->len[i], word[0], word[w->len[i] > 1], word[w->len[i] - 1])))
+			continue; /* no term starts with this word */
 		uint64_t h = FNV_OFFSET;
 		for (size_t k = 1; k <= (size_t)t->max_words && i + k <= w->n; k++) {
 			h = hash_extend(h, w, i + k - 1); /* the phrase of words i..i+k-1 */

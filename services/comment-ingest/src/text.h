@@ -3,6 +3,7 @@
 #define CI_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum text_status {
 	TEXT_OK = 0,
@@ -32,6 +33,34 @@ struct text {
  * length as a reader counts it. On failure out is zeroed.
  */
 enum text_status text_clean(const char *in, size_t inlen, int multiline, struct text *out);
+
+/*
+ * Whether text can be cut just before code point c and each side normalized to
+ * NFC on its own (UAX #15 "stable code points"): c has combining class 0, NFC
+ * leaves it alone and it never composes with what precedes it. True for every
+ * code point below U+0300; for the others a conservative answer from utf8proc's
+ * properties: no canonical decomposition, no mark, no Hangul jamo.
+ * Text whose code points are all boundaries is already NFC.
+ */
+int text_nfc_boundary(int32_t c);
+
+/*
+ * The NFC form of s[0..n), case-folded too when fold: the bytes and result of
+ * utf8proc_map(s, n, out, UTF8PROC_STABLE | UTF8PROC_COMPOSE [| UTF8PROC_CASEFOLD]), faster.
+ * Text is mapped piece by piece, a piece starting at each code point that (once folded) is an
+ * NFC boundary: the others go through utf8proc with their piece. *out is malloc'ed and
+ * NUL-terminated. Returns the length, or a utf8proc error (UTF8PROC_ERROR_INVALIDUTF8, _NOMEM).
+ */
+ptrdiff_t text_map(const uint8_t *s, size_t n, int fold, uint8_t **out);
+
+/*
+ * Whether case-folded text (text_map with fold) can hold an ASCII code point that comes of
+ * code point c. Not when c folds on its own to one code point beyond ASCII that is an NFC
+ * boundary (it and the marks after it compose to what is beyond ASCII), nor when c, folded
+ * and canonically decomposed as text_map takes it apart, holds no ASCII code point (composing
+ * only makes code points beyond ASCII). True for ASCII, and when unsure.
+ */
+int text_folds_to_ascii(int32_t c);
 
 /* The length of the longest prefix of s[0..len) that is well-formed UTF-8. */
 size_t text_utf8_prefix(const char *s, size_t len);

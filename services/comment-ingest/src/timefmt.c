@@ -1,8 +1,6 @@
 /* timefmt.c - RFC 3339 timestamps: strict parsing and a canonical UTC form. */
 #include "timefmt.h"
 
-#include <stdio.h>
-
 static int digits(const char *s, int n, int *out)
 {
 	int v = 0;
@@ -91,6 +89,15 @@ int timefmt_parse_rfc3339(const char *s, size_t len, int64_t *us)
 	return 0;
 }
 
+/* Writes v (0 <= v < 10^n) as n decimal digits, zero-padded. */
+static void put_digits(char *out, int n, int v)
+{
+	for (int i = n - 1; i >= 0; i--) {
+		out[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+}
+
 void timefmt_format_utc(int64_t us, char out[TIMEFMT_LEN])
 {
 	if (us < TIMEFMT_MIN_SECONDS * 1000000)
@@ -103,6 +110,20 @@ void timefmt_format_utc(int64_t us, char out[TIMEFMT_LEN])
 	int64_t rem = secs - days * 86400;
 	int y, m, d;
 	civil_from_days(days, &y, &m, &d);
-	snprintf(out, TIMEFMT_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", y, m, d, (int)(rem / 3600),
-		 (int)(rem % 3600 / 60), (int)(rem % 60), (int)frac);
+	/* "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", by hand: this is on every comment's path */
+	put_digits(out, 4, y);
+	out[4] = '-';
+	put_digits(out + 5, 2, m);
+	out[7] = '-';
+	put_digits(out + 8, 2, d);
+	out[10] = 'T';
+	put_digits(out + 11, 2, (int)(rem / 3600));
+	out[13] = ':';
+	put_digits(out + 14, 2, (int)(rem % 3600 / 60));
+	out[16] = ':';
+	put_digits(out + 17, 2, (int)(rem % 60));
+	out[19] = '.';
+	put_digits(out + 20, 6, (int)frac);
+	out[26] = 'Z';
+	out[27] = '\0';
 }

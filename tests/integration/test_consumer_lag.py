@@ -46,7 +46,7 @@ def lag_of(m: dict, topic: str) -> dict[int, float]:
 def comments(n: int, tag: str) -> list[dict]:
     return [harness.comment_event(harness.author_id("reader-lag"), "Lag Reader",
                                   f"Comment {i} of the lag run {tag}: long enough to be published without a hold.",
-                                  f"lag-{tag}-a{i % 9}") for i in range(n)]
+                                  f"lag-{tag}-a{i % 60}") for i in range(n)]
 
 
 def wait_lag(svc, topic, predicate, timeout):

@@ -65,17 +65,19 @@ def wait_lag(svc, topic, predicate, timeout):
 def test_a_backlog_shows_as_lag_then_zero(topic_factory, service_factory, producer):
     topics = topic_factory()
     tag = uuid.uuid4().hex[:8]
-    produced = producer.produce(topics.submitted, comments(600, tag))
+    n = 1800
+    produced = producer.produce(topics.submitted, comments(n, tag))
     sent = collections.Counter(p.partition for p in produced)
     assert len(sent) == 3, f"the backlog does not cover every partition: {sent}"
-    # One message per Kafka transaction: the backlog takes seconds, so the lag is seen while it lasts.
+    # One message per batch (a Kafka transaction takes the one or two stored by then): the backlog
+    # takes several seconds, many of the lag thread's 1 s rounds, so the lag is seen while it lasts.
     svc = service_factory(topics, extra_env={"BATCH_MAX_MESSAGES": "1"})
     seen = collections.defaultdict(float)
 
     def drained(lag, m):
         for p, v in lag.items():
             seen[p] = max(seen[p], v)
-        return set(lag) == {0, 1, 2} and all(v == 0 for v in lag.values()) and m["comment_ingest_consumed_total"] == 600
+        return set(lag) == {0, 1, 2} and all(v == 0 for v in lag.values()) and m["comment_ingest_consumed_total"] == n
 
     lag, m, samples = wait_lag(svc, topics.submitted, drained, timeout=90)
     assert all(seen[p] > 0 for p in range(3)), f"no lag > 0 seen on every partition: max {dict(seen)}; {samples[:10]}"

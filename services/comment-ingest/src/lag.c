@@ -124,12 +124,17 @@ static void query_failed(struct lag *l, const char *what, rd_kafka_resp_err_t er
 		log_debug("consumer lag not refreshed; the last figures stay", "error", line);
 }
 
-/* A copy of parts with every offset set to off (a ListOffsets "timestamp": END, BEGINNING). */
+/*
+ * The partitions of parts, each with offset off (a ListOffsets "timestamp":
+ * END, BEGINNING), and nothing else: a copy of a list rd_kafka_committed()
+ * answered keeps its per-partition errors and metadata, and
+ * rd_kafka_offsets_for_times() on such a copy timed out every time.
+ */
 static rd_kafka_topic_partition_list_t *with_offsets(const rd_kafka_topic_partition_list_t *parts, int64_t off)
 {
-	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_copy(parts);
-	for (int i = 0; i < q->cnt; i++)
-		q->elems[i].offset = off;
+	rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt > 0 ? parts->cnt : 1);
+	for (int i = 0; i < parts->cnt; i++)
+		rd_kafka_topic_partition_list_add(q, parts->elems[i].topic, parts->elems[i].partition)->offset = off;
 	return q;
 }
 
@@ -171,14 +176,23 @@ static void lag_round(struct lag *l)
 			query_failed(l, "committed offsets", err);
 		} else {
 			have_committed = 1;
-			starts = with_offsets(need, RD_KAFKA_OFFSET_BEGINNING);
-			if (stopping(l)) {
-				rd_kafka_topic_partition_list_destroy(starts);
-				starts = NULL;
-			} else if ((err = rd_kafka_offsets_for_times(l->consumer, starts, LAG_QUERY_TIMEOUT_MS))) {
-				query_failed(l, "start offsets", err);
-				rd_kafka_topic_partition_list_destroy(starts);
-				starts = NULL;
+			/*
+			 * The log start of each partition without a committed offset, one
+			 * watermark query each: rd_kafka_offsets_for_times() asked for
+			 * BEGINNING after a rebalance timed out every round.
+			 */
+			starts = with_offsets(need, RD_KAFKA_OFFSET_INVALID);
+			for (int i = 0; i < need->cnt && !stopping(l); i++) {
+				int64_t low, high;
+				if (need->elems[i].err || need->elems[i].offset >= 0)
+					continue;
+				err = rd_kafka_query_watermark_offsets(l->consumer, need->elems[i].topic,
+								       need->elems[i].partition, &low, &high,
+								       LAG_QUERY_TIMEOUT_MS);
+				if (err)
+					query_failed(l, "start offsets", err);
+				else
+					starts->elems[i].offset = low;
 			}
 		}
 	}
@@ -198,7 +212,7 @@ static void lag_round(struct lag *l)
 			if (c->offset >= 0) {
 				p->committed = c->offset > p->committed ? c->offset : p->committed;
 				p->base_known = 1;
-			} else if (starts && !starts->elems[i].err && starts->elems[i].offset >= 0) {
+			} else if (starts && starts->elems[i].offset >= 0) {
 				p->no_commit = 1; /* read from the start (auto.offset.reset=earliest) */
 				p->start = starts->elems[i].offset;
 				p->base_known = 1;

@@ -39,7 +39,7 @@ FUZZ_COMMON := tests/fuzz/check.c
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
-FUZZ_CI_SECONDS ?= 20
+FUZZ_CI_SECONDS ?= 12
 
 # Starts the local services and exports their settings into the recipe's shell. A failing up.sh
 # stops the recipe: `eval "$$(deploy/up.sh)"` alone would go on with eval's status, and the tests

@@ -46,6 +46,12 @@
 #include "txq.h"
 
 #define TICK_MS 1000 /* how often the backlog is sampled for stall detection */
+/*
+ * Messages taken per turn of the loop: collecting goes on while PostgreSQL
+ * and Kafka work on the batches ahead, and their answers are served between
+ * two slices instead of after a whole batch.
+ */
+#define COLLECT_SLICE 128
 #define LAG_INTERVAL_MS 1000 /* how often the consumer lag is asked for (lag.c) */
 /*
  * How long a stop lets the batches in flight finish before it interrupts the
@@ -103,6 +109,7 @@ struct pipeline {
 	uv_timer_t timer; /* BATCH_MAX_WAIT_MS, or the backoff before a retry */
 	uv_timer_t tick;  /* samples the backlog for stall detection */
 	uv_timer_t stop_timer; /* STOP_GRACE_MS after a stop: interrupt what still blocks */
+	uv_idle_t collect_idle; /* the next turn of the loop collects more (COLLECT_SLICE) */
 	int open_timers;
 	uv_work_t work;   /* init, rewind and shutdown */
 	rd_kafka_topic_partition_list_t *rewind_offsets;
@@ -182,10 +189,28 @@ static void timer_pump_cb(uv_timer_t *t)
 	pipeline_pump(t->data);
 }
 
+static void collect_idle_cb(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+	pipeline_pump(h->data);
+}
+
 /*
- * Polls the consumer into the collecting batch (up to BATCH_MAX_MESSAGES),
- * and hands that batch to the front when the front is free: at once, or when
- * it is full or BATCH_MAX_WAIT_MS old. While stopping it takes no new work;
+ * The consumer's queue may hold more messages than a slice took, and its fd
+ * wakes the loop only when the queue turns non-empty: the next turn of the
+ * loop goes on collecting.
+ */
+static void collect_later(struct pipeline *p)
+{
+	uv_idle_start(&p->collect_idle, collect_idle_cb);
+}
+
+/*
+ * Polls the consumer into the collecting batch (up to BATCH_MAX_MESSAGES, a
+ * slice of COLLECT_SLICE per turn of the loop), and hands that batch to the
+ * front when the front is free: once nothing more is waiting, or when it is
+ * full or BATCH_MAX_WAIT_MS old. Collecting goes on while the front and the
+ * Kafka stage work, so that a full batch waits when the front frees. While stopping it takes no new work;
  * it leaves once no batch is in flight. After a revocation it polls nothing
  * until the batches in flight have committed, with the offsets of the group
  * generation that read them; then it releases the partitions. While a retry
@@ -206,7 +231,12 @@ again:
 	}
 	if (p->backing_off)
 		return; /* retry_cb pumps */
-	while (!p->stopping && !p->revoking && !p->consumer_fatal && b->n < max) {
+	int more = 0; /* the slice ended: more messages may be waiting */
+	for (int taken = 0; !p->stopping && !p->revoking && !p->consumer_fatal && b->n < max; taken++) {
+		if (taken == COLLECT_SLICE) {
+			more = 1;
+			break;
+		}
 		rd_kafka_message_t *m = kafka_poll(p->kafka);
 		if (!m)
 			break;
@@ -234,7 +264,9 @@ again:
 		return; /* kafka_poll served an error */
 	if (p->revoking)
 		goto again; /* kafka_poll served a revocation */
-	if (p->front)
+	if (more)
+		collect_later(p); /* also while the front is free: a batch runs once nothing more is waiting */
+	if (p->front || more)
 		return; /* the front's batch moves on first, then this one follows */
 	if (b->n == 0) {
 		if (p->stopping && !kafka_stage_busy(p))
@@ -244,10 +276,12 @@ again:
 	if (!store_is_ready(p->store))
 		return; /* store_state pumps once PostgreSQL is ready */
 	uint64_t wait_ns = (uint64_t)p->cfg->batch_max_wait_ms * 1000000, age = uv_hrtime() - b->first_ns;
-	if (p->stopping || b->n >= max || age >= wait_ns)
+	if (p->stopping || b->n >= max || age >= wait_ns) {
 		batch_run(p);
-	else if (!uv_is_active((uv_handle_t *)&p->timer))
+		collect_later(p); /* the next batch fills while this one is decided */
+	} else if (!uv_is_active((uv_handle_t *)&p->timer)) {
 		uv_timer_start(&p->timer, timer_pump_cb, (wait_ns - age) / 1000000 + 1, 0);
+	}
 }
 
 static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
@@ -595,6 +629,12 @@ static void init_work(uv_work_t *w)
 	struct pipeline *p = w->data;
 	p->work_err[0] = '\0';
 	p->work_result = kafka_init_transactions(p->kafka, p->work_err, sizeof(p->work_err));
+	if (p->work_result == 0) {
+		const struct config *c = p->cfg;
+		const char *const outputs[] = {c->topic_published, c->topic_moderation, c->topic_rejected,
+					       c->topic_moderated, c->topic_decision_rejected};
+		kafka_warm_up(p->kafka, outputs, (int)(sizeof(outputs) / sizeof(outputs[0])));
+	}
 }
 
 static void init_done(uv_work_t *w, int status)
@@ -659,6 +699,7 @@ static void pipeline_close(struct pipeline *p)
 	uv_timer_stop(&p->timer);
 	uv_timer_stop(&p->tick);
 	uv_timer_stop(&p->stop_timer);
+	uv_idle_stop(&p->collect_idle);
 	if (p->revoking) {
 		p->revoking = 0;
 		kafka_revoke_done(p->kafka);
@@ -711,8 +752,9 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	uv_timer_init(loop, &p->timer);
 	uv_timer_init(loop, &p->tick);
 	uv_timer_init(loop, &p->stop_timer);
-	p->timer.data = p->tick.data = p->stop_timer.data = p;
-	p->open_timers = 3;
+	uv_idle_init(loop, &p->collect_idle);
+	p->timer.data = p->tick.data = p->stop_timer.data = p->collect_idle.data = p;
+	p->open_timers = 4;
 	for (int i = 0; i < PIPELINE_BATCHES; i++) {
 		p->batches[i].cfg = cfg;
 		p->batches[i].p = p;
@@ -798,4 +840,5 @@ void pipeline_free(struct pipeline *p)
 	uv_close((uv_handle_t *)&p->timer, timer_closed);
 	uv_close((uv_handle_t *)&p->tick, timer_closed);
 	uv_close((uv_handle_t *)&p->stop_timer, timer_closed);
+	uv_close((uv_handle_t *)&p->collect_idle, timer_closed);
 }

@@ -18,6 +18,7 @@
 #define TX_SLICE_MS 500      /* a blocking call gives up within this after kafka_interrupt() */
 #define TX_RETRY_PAUSE_US 100000
 #define KAFKA_PRODUCER_RETRY_BACKOFF_MS "2" /* see producer_kv */
+#define WARM_UP_TIMEOUT_MS 2000 /* kafka_warm_up: per output topic */
 #define CLOSE_TIMEOUT_MS 3000 /* leaving the group; without a coordinator it would wait a session */
 
 /* A librdkafka queue whose io-event fd (a pipe) the loop polls. */
@@ -282,8 +283,19 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 		"isolation.level", "read_committed",
 		"auto.offset.reset", "earliest",
 		"partition.assignment.strategy", "range,roundrobin",
-		/* Fetch ahead a few batches, not librdkafka's default 64 MiB per instance: bounds RSS. */
-		"queued.max.messages.kbytes", "4096",
+		/*
+		 * Fetch ahead about half a second of capacity, not librdkafka's default 64 MiB: bounds RSS.
+		 * Once the queue reaches this, librdkafka 2.0.2 stops fetching until its broker thread
+		 * wakes up for something else (up to 1 s; librdkafka issue #2879, fetch.queue.backoff.ms
+		 * came in 2.3): at 4 MiB the batches ran dry for ~0.2 s every ten. Small fetches keep the
+		 * queue from overshooting the limit by a whole fetch per partition.
+		 */
+		"queued.max.messages.kbytes", "10240",
+		"max.partition.fetch.bytes", "262144",
+		/* A fetch that holds only partitions with nothing to read (an empty decisions topic, say)
+		 * waits this long at the broker: after an assignment, the first one went out before the
+		 * other partitions' offsets were known and held their messages back for the default 500 ms. */
+		"fetch.wait.max.ms", "100",
 		NULL,
 	};
 	char session[16];
@@ -453,6 +465,23 @@ int kafka_init_transactions(struct kafka *k, char *err, size_t errlen)
 	}
 	atomic_store(&k->tx_ready, 1);
 	return 0;
+}
+
+void kafka_warm_up(struct kafka *k, const char *const *topics, int n)
+{
+	for (int i = 0; i < n && !atomic_load(&k->interrupted); i++) {
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(k->producer, topics[i], NULL);
+		if (!rkt)
+			continue;
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t e = rd_kafka_metadata(k->producer, 0, rkt, &md, WARM_UP_TIMEOUT_MS);
+		if (e)
+			log_debug("kafka metadata of an output topic not known yet", "topic", topics[i], "error",
+				  rd_kafka_err2str(e));
+		else
+			rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(rkt); /* the producer keeps what it learned */
+	}
 }
 
 rd_kafka_message_t *kafka_poll(struct kafka *k)

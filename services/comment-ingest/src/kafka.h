@@ -63,6 +63,14 @@ struct kafka *kafka_create(uv_loop_t *loop, const struct config *cfg, kafka_even
 int kafka_init_transactions(struct kafka *k, char *err, size_t errlen);
 
 /*
+ * Blocking (off the loop): asks the broker for the output topics' partitions
+ * and leaders before the first transaction needs them, which otherwise learns
+ * them while it commits (about 0.3 s after a start). A topic the broker does
+ * not know yet is left to the transaction, as before.
+ */
+void kafka_warm_up(struct kafka *k, const char *const *topics, int n);
+
+/*
  * Any thread: the blocking calls (init_transactions, a transaction in
  * kafka_commit) give up within half a second and return
  * KAFKA_TX_INTERRUPTED, so that a stop never waits for a broker that is

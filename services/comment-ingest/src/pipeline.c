@@ -2,7 +2,8 @@
  *
  * Three stages, read top-down:
  *   collecting
- *     pipeline_pump      poll the consumer; batch_take decodes, normalizes, validates and triages each message
+ *     pipeline_pump      poll the consumer, a slice per turn of the loop, also while the stages ahead
+ *                        work; batch_take decodes, normalizes, validates and triages each message
  *   deciding (the front, one batch at a time)
  *     batch_run          the collected batch moves on as soon as the front is free
  *     batch_looked_up    batch_decide: replays, duplicates and the history rules
@@ -110,7 +111,7 @@ struct pipeline {
 	uv_timer_t tick;  /* samples the backlog for stall detection */
 	uv_timer_t stop_timer; /* STOP_GRACE_MS after a stop: interrupt what still blocks */
 	uv_idle_t collect_idle; /* the next turn of the loop collects more (COLLECT_SLICE) */
-	int open_timers;
+	int open_handles;
 	uv_work_t work;   /* init, rewind and shutdown */
 	rd_kafka_topic_partition_list_t *rewind_offsets;
 	int work_result;
@@ -210,8 +211,8 @@ static void collect_later(struct pipeline *p)
  * slice of COLLECT_SLICE per turn of the loop), and hands that batch to the
  * front when the front is free: once nothing more is waiting, or when it is
  * full or BATCH_MAX_WAIT_MS old. Collecting goes on while the front and the
- * Kafka stage work, so that a full batch waits when the front frees. While stopping it takes no new work;
- * it leaves once no batch is in flight. After a revocation it polls nothing
+ * Kafka stage work, so that a full batch waits when the front frees. While
+ * stopping it takes no new work; it leaves once no batch is in flight. After a revocation it polls nothing
  * until the batches in flight have committed, with the offsets of the group
  * generation that read them; then it releases the partitions. While a retry
  * waits (backing off) it polls nothing.
@@ -754,7 +755,7 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	uv_timer_init(loop, &p->stop_timer);
 	uv_idle_init(loop, &p->collect_idle);
 	p->timer.data = p->tick.data = p->stop_timer.data = p->collect_idle.data = p;
-	p->open_timers = 4;
+	p->open_handles = 4;
 	for (int i = 0; i < PIPELINE_BATCHES; i++) {
 		p->batches[i].cfg = cfg;
 		p->batches[i].p = p;
@@ -815,11 +816,11 @@ static void store_closed(void *arg)
 	free(p);
 }
 
-/* Every timer is closed: the store closes last, and its close callback frees p. */
-static void timer_closed(uv_handle_t *h)
+/* Every timer and the idle handle are closed: the store closes last, and its close callback frees p. */
+static void handle_closed(uv_handle_t *h)
 {
 	struct pipeline *p = h->data;
-	if (--p->open_timers == 0)
+	if (--p->open_handles == 0)
 		store_close(p->store, store_closed, p);
 }
 
@@ -837,8 +838,8 @@ void pipeline_free(struct pipeline *p)
 	rules_free(&p->rules);
 	lag_free(p->lag);
 	kafka_close(p->kafka);
-	uv_close((uv_handle_t *)&p->timer, timer_closed);
-	uv_close((uv_handle_t *)&p->tick, timer_closed);
-	uv_close((uv_handle_t *)&p->stop_timer, timer_closed);
-	uv_close((uv_handle_t *)&p->collect_idle, timer_closed);
+	uv_close((uv_handle_t *)&p->timer, handle_closed);
+	uv_close((uv_handle_t *)&p->tick, handle_closed);
+	uv_close((uv_handle_t *)&p->stop_timer, handle_closed);
+	uv_close((uv_handle_t *)&p->collect_idle, handle_closed);
 }

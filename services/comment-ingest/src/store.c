@@ -35,20 +35,24 @@ static const char insert_sql[] =
 
 /*
  * One row per new comment, in input order: where its comment_id is stored
- * from (if it is), and the history the rules need. Every subquery uses the
- * (author_id, accepted_at) index.
+ * from (if it is), and the history the rules need. One range scan of the
+ * (author_id, accepted_at) index over the longer of the two windows answers
+ * both the rate limit and the duplicate content; only an author with nothing
+ * in it needs a second probe, for any earlier comment at all.
  */
 static const char lookup_sql[] =
 	"SELECT i.ord::int, c.source_topic, c.source_partition, c.source_offset,"
-	" EXISTS (SELECT 1 FROM comments a WHERE a.author_id = i.author_id AND a.comment_id <> i.comment_id),"
-	" (SELECT count(*) FROM comments a WHERE a.author_id = i.author_id AND a.comment_id <> i.comment_id"
-	"   AND a.accepted_at > now() - make_interval(secs => $5)),"
-	" EXISTS (SELECT 1 FROM comments a WHERE a.author_id = i.author_id AND a.comment_id <> i.comment_id"
-	"   AND a.article_id = i.article_id AND a.body_md5 = i.body_md5"
-	"   AND a.accepted_at > now() - make_interval(secs => $6))"
+	" h.n > 0 OR EXISTS (SELECT 1 FROM comments a WHERE a.author_id = i.author_id AND a.comment_id <> i.comment_id),"
+	" h.recent, coalesce(h.dup, false)"
 	" FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) WITH ORDINALITY"
 	"   AS i(comment_id, author_id, article_id, body_md5, ord)"
 	" LEFT JOIN comments c ON c.comment_id = i.comment_id"
+	" CROSS JOIN LATERAL (SELECT count(*) AS n,"
+	"   count(*) FILTER (WHERE a.accepted_at > now() - make_interval(secs => $5)) AS recent,"
+	"   bool_or(a.article_id = i.article_id AND a.body_md5 = i.body_md5"
+	"     AND a.accepted_at > now() - make_interval(secs => $6)) AS dup"
+	"   FROM comments a WHERE a.author_id = i.author_id AND a.comment_id <> i.comment_id"
+	"   AND a.accepted_at > now() - make_interval(secs => greatest($5, $6))) h"
 	" ORDER BY i.ord";
 
 /*

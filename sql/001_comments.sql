@@ -1,6 +1,7 @@
 -- 001_comments.sql - the comments table: one row per accepted comment, keyed by the
 -- front end's comment_id, with the Kafka coordinates it was read from (the replay rule).
--- Idempotent: the service applies every migration at start, in order, under an advisory lock.
+-- Idempotent: at start the service applies, in order and under an advisory lock, every migration
+-- that schema_migrations does not record yet.
 
 CREATE TABLE IF NOT EXISTS comments (
     comment_id          uuid        PRIMARY KEY,

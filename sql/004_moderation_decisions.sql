@@ -1,7 +1,8 @@
 -- 004_moderation_decisions.sql - moderation decisions close a comment's life cycle: the status
 -- `rejected`, the record of every decision applied, and the function that applies a batch's
 -- decisions inside the transaction that stores its comments (one round trip per batch).
--- Idempotent: the service applies every migration at start, in order, under an advisory lock.
+-- Idempotent: at start the service applies, in order and under an advisory lock, every migration
+-- that schema_migrations does not record yet.
 --
 -- The life cycle (the service checks every answer against its own copy, decision.c):
 --   approve: pending -> published, rejected -> published (restored), published: no-op

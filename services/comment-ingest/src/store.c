@@ -125,6 +125,8 @@ struct store {
 	enum store_state state;
 	int setup_step;
 	int setup_failed;
+	int has_migrations_table; /* schema_migrations exists (setup step 0) */
+	uint64_t applied;         /* bit i: migrations[i] is recorded in schema_migrations (step 1) */
 	char status[256];           /* why not ready: the last connection or setup error */
 	struct log_repeat down_log; /* a connection that keeps failing is logged once, then counted */
 	store_state_cb state_cb;
@@ -486,53 +488,94 @@ static int store_flush(struct store *s)
 	return store_watch(s, UV_READABLE | (r == 1 ? UV_WRITABLE : 0));
 }
 
-static char *migrations_sql(void)
+/* Whether migrations[i] is recorded as applied (a binary with more migrations than bits applies them all). */
+static int migration_applied(const struct store *s, size_t i)
 {
-	size_t cap = 512;
+	return migrations_count <= 64 && (s->applied >> i & 1);
+}
+
+/* The migrations not recorded yet, in order, in one transaction under the advisory lock; NULL when none (or no memory). */
+static char *migrations_sql(const struct store *s, int *none)
+{
+	size_t cap = 512, missing = 0;
 	for (size_t i = 0; i < migrations_count; i++)
-		cap += strlen(migrations[i].sql) + strlen(migrations[i].name) + 16;
-	cap += sizeof(encoding_sql);
+		if (!migration_applied(s, i)) {
+			cap += strlen(migrations[i].sql) + strlen(migrations[i].name) + 16;
+			missing++;
+		}
+	*none = missing == 0;
+	if (missing == 0)
+		return NULL;
 	char *sql = malloc(cap);
 	if (!sql)
 		return NULL;
-	size_t n = (size_t)snprintf(sql, cap, "%sBEGIN; SELECT pg_advisory_xact_lock(%d);\n", encoding_sql,
-				    MIGRATION_LOCK_KEY);
+	size_t n = (size_t)snprintf(sql, cap, "BEGIN; SELECT pg_advisory_xact_lock(%d);\n", MIGRATION_LOCK_KEY);
 	for (size_t i = 0; i < migrations_count; i++)
-		n += (size_t)snprintf(sql + n, cap - n, "%s\n;\n", migrations[i].sql);
+		if (!migration_applied(s, i))
+			n += (size_t)snprintf(sql + n, cap - n, "%s\n;\n", migrations[i].sql);
 	n += (size_t)snprintf(sql + n, cap - n, "INSERT INTO schema_migrations (name) VALUES ");
-	for (size_t i = 0; i < migrations_count; i++)
-		n += (size_t)snprintf(sql + n, cap - n, "%s('%s')", i ? "," : "", migrations[i].name);
+	for (size_t i = 0, k = 0; i < migrations_count; i++)
+		if (!migration_applied(s, i))
+			n += (size_t)snprintf(sql + n, cap - n, "%s('%s')", k++ ? "," : "", migrations[i].name);
 	snprintf(sql + n, cap - n, " ON CONFLICT DO NOTHING; COMMIT;");
 	return sql;
 }
 
-/* Sends the next setup step: 0 encoding and migrations, 1-6 prepared statements, then pipeline mode. */
+/*
+ * Sends the next setup step: 0 the encoding check and whether schema_migrations
+ * exists, 1 the migrations it records, 2 the others, 3-8 prepared statements,
+ * then pipeline mode. A step with nothing to do is skipped.
+ *
+ * Only migrations not recorded yet run: their ALTER TABLE ... IF NOT EXISTS
+ * statements take an ACCESS EXCLUSIVE lock on comments even when there is
+ * nothing to do, so re-running them at every start queued the site's reads
+ * behind any open transaction, and waited a second for autovacuum to be
+ * cancelled.
+ */
 static int setup_send(struct store *s)
 {
 	int ok;
+	if (s->setup_step == 1 && !s->has_migrations_table)
+		s->setup_step++; /* a new database: every migration runs */
 	switch (s->setup_step) {
 	case 0: {
-		char *sql = migrations_sql();
+		char sql[sizeof(encoding_sql) + 96];
+		snprintf(sql, sizeof(sql), "%sSELECT to_regclass('schema_migrations') IS NOT NULL;", encoding_sql);
+		s->has_migrations_table = 0;
+		s->applied = 0;
+		ok = PQsendQuery(s->conn, sql);
+		break;
+	}
+	case 1:
+		ok = PQsendQuery(s->conn, "SELECT name FROM schema_migrations");
+		break;
+	case 2: {
+		int none;
+		char *sql = migrations_sql(s, &none);
+		if (none) {
+			s->setup_step++;
+			return setup_send(s);
+		}
 		ok = sql && PQsendQuery(s->conn, sql);
 		free(sql);
 		break;
 	}
-	case 1:
+	case 3:
 		ok = PQsendPrepare(s->conn, "insert_comments", insert_sql, 12, NULL);
 		break;
-	case 2:
+	case 4:
 		ok = PQsendPrepare(s->conn, "select_comments", select_sql, 1, NULL);
 		break;
-	case 3:
+	case 5:
 		ok = PQsendPrepare(s->conn, "lookup_comments", lookup_sql, 6, NULL);
 		break;
-	case 4:
+	case 6:
 		ok = PQsendPrepare(s->conn, "insert_each", insert_each_sql, 12, NULL);
 		break;
-	case 5:
+	case 7:
 		ok = PQsendPrepare(s->conn, "select_all", select_all_sql, 1, NULL);
 		break;
-	case 6:
+	case 8:
 		ok = PQsendPrepare(s->conn, "apply_decisions", apply_decisions_sql, DC__COUNT, NULL);
 		break;
 	default: {
@@ -555,6 +598,21 @@ static int setup_send(struct store *s)
 	return ok ? store_flush(s) : -1;
 }
 
+/* Step 0: whether schema_migrations exists; step 1: which migrations it records. */
+static void setup_read_migrations(struct store *s, const PGresult *r)
+{
+	if (PQnfields(r) != 1)
+		return;
+	if (s->setup_step == 0) {
+		s->has_migrations_table = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		return;
+	}
+	for (int row = 0; row < PQntuples(r); row++)
+		for (size_t i = 0; i < migrations_count && i < 64; i++)
+			if (strcmp(PQgetvalue(r, row, 0), migrations[i].name) == 0)
+				s->applied |= (uint64_t)1 << i;
+}
+
 /* Handles the results of the setup step in flight; NULL ends a step. */
 static int setup_results(struct store *s)
 {
@@ -562,11 +620,13 @@ static int setup_results(struct store *s)
 		PGresult *r = PQgetResult(s->conn);
 		if (r) {
 			ExecStatusType st = PQresultStatus(r);
+			if (st == PGRES_TUPLES_OK && s->setup_step <= 1)
+				setup_read_migrations(s, r);
 			if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && !s->setup_failed) {
 				char msg[sizeof(s->status) - 16];
 				log_oneline(PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), msg, sizeof(msg));
 				snprintf(s->status, sizeof(s->status), "setup failed: %s", msg);
-				log_error("postgres setup failed", "step", s->setup_step == 0 ? "migrations" : "prepare",
+				log_error("postgres setup failed", "step", s->setup_step <= 2 ? "migrations" : "prepare",
 					  "sqlstate", PQresultErrorField(r, PG_DIAG_SQLSTATE), "error", msg);
 				s->setup_failed = 1;
 			}

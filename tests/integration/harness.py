@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
 import dataclasses
 import datetime
 import json
@@ -654,6 +655,21 @@ def ledger_expected_view(ledger: collections.Counter) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------- PostgreSQL
+
+@contextlib.contextmanager
+def scratch_database(url: str, name: str, options: str = "ENCODING 'UTF8'"):
+    """A new database on url's server, owned by url's user and created with options (as the
+    `postgres` superuser); yields its URL and drops it afterwards, whoever is still connected."""
+    import psycopg
+
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    with psycopg.connect(**dict(info, user="postgres", dbname="postgres"), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} {options} TEMPLATE template0 OWNER {info.get('user', 'comment_ingest')}")
+        try:
+            yield "postgresql://{user}@{host}:{port}/{db}".format(db=name, **info)
+        finally:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
 
 class Db:
     def __init__(self, url: str):

@@ -6,7 +6,6 @@ ready, /readyz and the log name the encoding, and it decides nothing."""
 import json
 import time
 
-import psycopg
 import pytest
 
 import harness
@@ -21,15 +20,9 @@ CHINESE = ("\u8fd9\u662f\u4e00\u6761\u8bc4\u8bba\uff0c\u8bf4\u660e\u4e86\u4e00\u
 
 @pytest.fixture(scope="module")
 def latin1_url(database_url, topics):
-    info = psycopg.conninfo.conninfo_to_dict(database_url)
-    name = f"ci_latin1_{topics.suffix}"
-    with psycopg.connect(**dict(info, user="postgres", dbname="postgres"), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0 "
-                     f"OWNER {info.get('user', 'comment_ingest')}")
-        try:
-            yield "postgresql://{user}@{host}:{port}/{db}".format(db=name, **info)
-        finally:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with harness.scratch_database(database_url, f"ci_latin1_{topics.suffix}",
+                                  "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'") as url:
+        yield url
 
 
 def test_not_ready_on_a_latin1_database(topics, latin1_url, producer, article_id):

@@ -23,15 +23,8 @@ MIGRATIONS = sorted(p.name for p in SQL_DIR.glob("*.sql"))
 @pytest.fixture
 def fresh_url(database_url, topics, request):
     """A new, empty UTF8 database owned by the service's user; dropped after the test."""
-    info = psycopg.conninfo.conninfo_to_dict(database_url)
-    name = f"ci_mig_{request.node.name[5:25]}_{topics.suffix}".lower()
-    with psycopg.connect(**dict(info, user="postgres", dbname="postgres"), autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name} ENCODING 'UTF8' TEMPLATE template0 "
-                     f"OWNER {info.get('user', 'comment_ingest')}")
-        try:
-            yield "postgresql://{user}@{host}:{port}/{db}".format(db=name, **info)
-        finally:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with harness.scratch_database(database_url, f"ci_mig_{request.node.name[5:25]}_{topics.suffix}".lower()) as url:
+        yield url
 
 
 def postgres_ready(svc, timeout: float) -> tuple[bool, dict]:
@@ -55,8 +48,9 @@ def recorded(url: str) -> list[str]:
         return sorted(r[0] for r in c.execute("SELECT name FROM schema_migrations"))
 
 
-def migrate_once(url: str, topics) -> None:
-    svc = harness.Service("test_migrations_first", topics, db_url=url).spawn()
+def start_until_postgres_ready(url: str, topics, name: str) -> None:
+    """Starts a service on url, waits until PostgreSQL is ready on its /readyz (its setup is done), stops it."""
+    svc = harness.Service(name, topics, db_url=url).spawn()
     try:
         ok, body = postgres_ready(svc, 30)
         assert ok, body
@@ -65,7 +59,7 @@ def migrate_once(url: str, topics) -> None:
 
 
 def test_a_new_database_gets_every_migration(fresh_url, topics):
-    migrate_once(fresh_url, topics)
+    start_until_postgres_ready(fresh_url, topics, "test_migrations_first")
     assert recorded(fresh_url) == MIGRATIONS
     with psycopg.connect(fresh_url, autocommit=True) as c:
         cols = {r[0] for r in c.execute("SELECT column_name FROM information_schema.columns "
@@ -76,7 +70,7 @@ def test_a_new_database_gets_every_migration(fresh_url, topics):
 
 
 def test_a_start_on_a_migrated_database_waits_for_no_lock(fresh_url, topics):
-    migrate_once(fresh_url, topics)
+    start_until_postgres_ready(fresh_url, topics, "test_migrations_first")
     # A reader holds a transaction open on comments, as a slow query of the site would.
     reader = psycopg.connect(fresh_url)
     try:
@@ -97,16 +91,11 @@ def test_a_start_on_a_migrated_database_waits_for_no_lock(fresh_url, topics):
 
 
 def test_a_migration_not_recorded_runs_at_the_next_start(fresh_url, topics):
-    migrate_once(fresh_url, topics)
+    start_until_postgres_ready(fresh_url, topics, "test_migrations_first")
     with psycopg.connect(fresh_url, autocommit=True) as c:
         c.execute("DROP INDEX comments_author_accepted_idx")
         c.execute("DELETE FROM schema_migrations WHERE name = '002_author_history.sql'")
-    svc = harness.Service("test_migrations_missing", topics, db_url=fresh_url).spawn()
-    try:
-        ok, body = postgres_ready(svc, 30)
-        assert ok, body
-    finally:
-        svc.stop()
+    start_until_postgres_ready(fresh_url, topics, "test_migrations_missing")
     assert recorded(fresh_url) == MIGRATIONS
     with psycopg.connect(fresh_url, autocommit=True) as c:
         assert c.execute("SELECT to_regclass('comments_author_accepted_idx') IS NOT NULL").fetchone()[0]

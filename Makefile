@@ -76,7 +76,10 @@ $(ASAN)/comment-ingest: $(SRC_DIR)/main.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $(SRC_DIR)/main.c $(LIB_SRCS) $(GEN_MIG) $(LDLIBS)
 
-$(ASAN)/unit/%: tests/unit/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
+# The rules path as it was, and how it is compared: included by test_rules_reference.c and fuzz_reference.c.
+REF_SRCS := tests/unit/rules_ref.c tests/unit/ref_compare.h
+
+$(ASAN)/unit/%: tests/unit/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG) $(REF_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< $(LIB_SRCS) $(GEN_MIG) $(LDLIBS) -lcmocka
 
@@ -84,7 +87,7 @@ $(ASAN)/tools/%: tests/tools/%.c $(LIB_SRCS) $(HDRS) $(GEN_MIG)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_COMMON) $(SAN_FLAGS) -o $@ $< $(LIB_SRCS) $(GEN_MIG) $(LDLIBS)
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_COMMON) tests/fuzz/check.h $(LIB_SRCS) $(HDRS) $(GEN_MIG)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_COMMON) tests/fuzz/check.h $(LIB_SRCS) $(HDRS) $(GEN_MIG) $(REF_SRCS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CFLAGS_COMMON) $(FUZZ_FLAGS) -Itests/fuzz -o $@ $< $(FUZZ_COMMON) $(LIB_SRCS) $(GEN_MIG) $(LDLIBS)
 

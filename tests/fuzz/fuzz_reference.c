@@ -22,6 +22,7 @@
 #include "timefmt.h"
 
 #include "../unit/rules_ref.c"
+#include "../unit/ref_compare.h"
 
 #define NOW "2026-01-31T10:20:00Z" /* the decide seeds are stamped with it */
 #define NSETS 3
@@ -69,15 +70,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static int same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
 static void check_verdicts(const struct verdict *v, const struct verdict *rv, const char *what)
 {
-	CHECK(v->outcome == rv->outcome && v->reject == rv->reject && v->hold_mask == rv->hold_mask &&
-		      strcmp(v->detail, rv->detail) == 0 && strcmp(v->term, rv->term) == 0,
+	CHECK(ref_same_verdict(v, rv),
 	      "%s: outcome %d/%d, reject %d/%d, holds %#x/%#x, detail \"%s\"/\"%s\", term \"%s\"/\"%s\"", what,
 	      (int)v->outcome, (int)rv->outcome, (int)v->reject, (int)rv->reject, v->hold_mask, rv->hold_mask,
 	      v->detail, rv->detail, v->term, rv->term);
@@ -85,17 +80,8 @@ static void check_verdicts(const struct verdict *v, const struct verdict *rv, co
 
 static void check_triage(int k, const char *body, int ascii)
 {
-	struct comment c;
 	struct verdict v, rv;
-	memset(&c, 0, sizeof(c));
-	memset(&v, 0, sizeof(v));
-	memset(&rv, 0, sizeof(rv));
-	c.body = (char *)body;
-	c.body_ascii = ascii;
-	c.submitted_us = now_us;
-	v.outcome = rv.outcome = OUTCOME_PUBLISH;
-	rules_triage(&sets[k], &c, now_us, &v);
-	ref_rules_triage(&ref_sets[k], &c, now_us, &rv);
+	ref_triage_both(&sets[k], &ref_sets[k], body, ascii, now_us, now_us, &v, &rv);
 	check_verdicts(&v, &rv, "rules_triage of a body");
 }
 
@@ -106,11 +92,7 @@ static void as_event(const char *data, size_t size)
 	comment_decode(data, size, &c, &v);
 	ref_comment_decode(data, size, &rc, &rv);
 	check_verdicts(&v, &rv, "comment_decode");
-	CHECK(strcmp(c.comment_id, rc.comment_id) == 0 && strcmp(c.parent_id, rc.parent_id) == 0 &&
-		      same_str(c.article_id, rc.article_id) && same_str(c.author_id, rc.author_id) &&
-		      same_str(c.display_name, rc.display_name) && same_str(c.body, rc.body) &&
-		      c.body_graphemes == rc.body_graphemes && c.body_ascii == rc.body_ascii &&
-		      c.submitted_us == rc.submitted_us && strcmp(c.submitted_at, rc.submitted_at) == 0,
+	CHECK(ref_same_comment(&c, &rc),
 	      "comment_decode: the comments differ (body \"%s\" / \"%s\")", c.body ? c.body : "NULL",
 	      rc.body ? rc.body : "NULL");
 	if (v.outcome == OUTCOME_PUBLISH) {
@@ -146,7 +128,7 @@ static void as_text(const char *data, size_t size)
 	struct words w;
 	struct ref_words rw;
 	int rc = words_split(&w, data, size), rrc = ref_words_split(&rw, data, size);
-	int same = rc == rrc && w.n == rw.n && same_str(w.folded, rw.folded);
+	int same = rc == rrc && w.n == rw.n && ref_same_str(w.folded, rw.folded);
 	for (size_t i = 0; same && i < w.n; i++)
 		same = w.start[i] == rw.start[i] && w.len[i] == rw.len[i];
 	CHECK(same, "words_split: rc %d/%d, %zu/%zu words", rc, rrc, w.n, rw.n);

@@ -27,6 +27,7 @@
 #include "timefmt.h"
 
 #include "rules_ref.c"
+#include "ref_compare.h"
 
 #define NOW "2026-01-31T10:20:00Z" /* the fuzz seeds are stamped with it */
 #define SEEDS "tests/fuzz/corpus/decide"
@@ -162,12 +163,6 @@ static void print_input(const char *what, const char *s, size_t n)
 	print_error("\"\n");
 }
 
-static int same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
-
-/* text_clean and the reference agree on s; fails the test otherwise. */
 static void check_clean(const char *s, size_t n, int multiline)
 {
 	struct text t;
@@ -175,7 +170,7 @@ static void check_clean(const char *s, size_t n, int multiline)
 	enum text_status st = text_clean(s, n, multiline, &t);
 	enum text_status rst = ref_text_clean(s, n, multiline, &r);
 	int same = st == rst && t.len == r.len && t.graphemes == r.graphemes && t.ascii == r.ascii &&
-		   same_str(t.s, r.s) && (!t.s || memcmp(t.s, r.s, t.len + 1) == 0);
+		   ref_same_str(t.s, r.s) && (!t.s || memcmp(t.s, r.s, t.len + 1) == 0);
 	if (!same) {
 		print_input("text_clean differs on", s, n);
 		print_error("multiline %d: status %d/%d, len %zu/%zu, graphemes %zu/%zu, ascii %d/%d\n", multiline,
@@ -194,7 +189,7 @@ static void check_words(const char *s, size_t n)
 	struct words w;
 	struct ref_words r;
 	int rc = words_split(&w, s, n), rrc = ref_words_split(&r, s, n);
-	int same = rc == rrc && w.n == r.n && same_str(w.folded, r.folded);
+	int same = rc == rrc && w.n == r.n && ref_same_str(w.folded, r.folded);
 	for (size_t i = 0; same && i < w.n; i++)
 		same = w.start[i] == r.start[i] && w.len[i] == r.len[i];
 	if (!same) {
@@ -206,12 +201,6 @@ static void check_words(const char *s, size_t n)
 	words_free(&w);
 	ref_words_free(&r);
 	assert_true(same);
-}
-
-static int same_verdict(const struct verdict *a, const struct verdict *b)
-{
-	return a->outcome == b->outcome && a->reject == b->reject && a->hold_mask == b->hold_mask &&
-	       strcmp(a->detail, b->detail) == 0 && strcmp(a->term, b->term) == 0;
 }
 
 static void print_verdicts(const struct verdict *a, const struct verdict *b)
@@ -226,32 +215,13 @@ static void print_verdicts(const struct verdict *a, const struct verdict *b)
 static void check_triage(const struct rules *rules, const struct ref_rules *ref, const char *body, int ascii,
 			 int64_t submitted_us, int64_t now_us)
 {
-	struct comment c;
 	struct verdict v, rv;
-	memset(&c, 0, sizeof(c));
-	memset(&v, 0, sizeof(v));
-	memset(&rv, 0, sizeof(rv));
-	c.body = (char *)body;
-	c.body_ascii = ascii;
-	c.submitted_us = submitted_us;
-	v.outcome = rv.outcome = OUTCOME_PUBLISH;
-	enum outcome o = rules_triage(rules, &c, now_us, &v);
-	enum outcome ro = ref_rules_triage(ref, &c, now_us, &rv);
-	int same = o == ro && same_verdict(&v, &rv);
+	int same = ref_triage_both(rules, ref, body, ascii, submitted_us, now_us, &v, &rv);
 	if (!same) {
 		print_input("rules_triage differs on", body, strlen(body));
 		print_verdicts(&v, &rv);
 	}
 	assert_true(same);
-}
-
-static int same_comment(const struct comment *a, const struct comment *b)
-{
-	return strcmp(a->comment_id, b->comment_id) == 0 && strcmp(a->parent_id, b->parent_id) == 0 &&
-	       same_str(a->article_id, b->article_id) && same_str(a->author_id, b->author_id) &&
-	       same_str(a->display_name, b->display_name) && same_str(a->body, b->body) &&
-	       a->body_graphemes == b->body_graphemes && a->body_ascii == b->body_ascii &&
-	       a->submitted_us == b->submitted_us && strcmp(a->submitted_at, b->submitted_at) == 0;
 }
 
 /* comment_decode then rules_triage, as the service runs them, and the reference agree. */
@@ -262,11 +232,11 @@ static void check_event(const struct rules *rules, const struct ref_rules *ref, 
 	struct verdict v, rv;
 	enum outcome o = comment_decode(payload, len, &c, &v);
 	enum outcome ro = ref_comment_decode(payload, len, &rc, &rv);
-	int same = o == ro && same_verdict(&v, &rv) && same_comment(&c, &rc);
+	int same = o == ro && ref_same_verdict(&v, &rv) && ref_same_comment(&c, &rc);
 	if (same && o == OUTCOME_PUBLISH) {
 		o = rules_triage(rules, &c, now_us, &v);
 		ro = ref_rules_triage(ref, &rc, now_us, &rv);
-		same = o == ro && same_verdict(&v, &rv);
+		same = o == ro && ref_same_verdict(&v, &rv);
 	}
 	if (!same) {
 		print_input("the event decides differently", payload, len);

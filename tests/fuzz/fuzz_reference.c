@@ -128,10 +128,7 @@ static void as_text(const char *data, size_t size)
 	struct words w;
 	struct ref_words rw;
 	int rc = words_split(&w, data, size), rrc = ref_words_split(&rw, data, size);
-	int same = rc == rrc && w.n == rw.n && ref_same_str(w.folded, rw.folded);
-	for (size_t i = 0; same && i < w.n; i++)
-		same = w.start[i] == rw.start[i] && w.len[i] == rw.len[i];
-	CHECK(same, "words_split: rc %d/%d, %zu/%zu words", rc, rrc, w.n, rw.n);
+	CHECK(ref_same_words(rc, &w, rrc, &rw), "words_split: rc %d/%d, %zu/%zu words", rc, rrc, w.n, rw.n);
 	words_free(&w);
 	ref_words_free(&rw);
 }

@@ -11,6 +11,7 @@
 
 #include "comment.h"
 #include "rules.h"
+#include "terms.h"
 
 static inline int ref_same_str(const char *a, const char *b)
 {
@@ -22,6 +23,15 @@ static inline int ref_same_verdict(const struct verdict *a, const struct verdict
 {
 	return a->outcome == b->outcome && a->reject == b->reject && a->hold_mask == b->hold_mask &&
 	       strcmp(a->detail, b->detail) == 0 && strcmp(a->term, b->term) == 0;
+}
+
+/* words_split and the reference: the same result, folding, and words at the same places. */
+static inline int ref_same_words(int rc, const struct words *w, int rrc, const struct ref_words *r)
+{
+	int same = rc == rrc && w->n == r->n && ref_same_str(w->folded, r->folded);
+	for (size_t i = 0; same && i < w->n; i++)
+		same = w->start[i] == r->start[i] && w->len[i] == r->len[i];
+	return same;
 }
 
 /* Every field comment_decode fills, byte for byte. */

@@ -189,9 +189,7 @@ static void check_words(const char *s, size_t n)
 	struct words w;
 	struct ref_words r;
 	int rc = words_split(&w, s, n), rrc = ref_words_split(&r, s, n);
-	int same = rc == rrc && w.n == r.n && ref_same_str(w.folded, r.folded);
-	for (size_t i = 0; same && i < w.n; i++)
-		same = w.start[i] == r.start[i] && w.len[i] == r.len[i];
+	int same = ref_same_words(rc, &w, rrc, &r);
 	if (!same) {
 		print_input("words_split differs on", s, n);
 		print_error("rc %d/%d, %zu/%zu words\n", rc, rrc, w.n, r.n);

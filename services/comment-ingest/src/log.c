@@ -70,9 +70,13 @@ void log_msg(enum log_level level, const char *msg, ...)
 
 	char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line) {
+		/* Other threads log too (librdkafka's callbacks, a transaction's worker, the lag thread): the
+		 * line and its newline go out together, or two lines could share one. */
+		flockfile(stdout);
 		fputs(line, stdout);
 		fputc('\n', stdout);
 		fflush(stdout);
+		funlockfile(stdout);
 		free(line);
 	}
 	json_decref(o);

@@ -25,8 +25,8 @@ typedef void (*kafka_event_cb)(struct kafka *k, enum kafka_event ev, void *arg);
 /* One message to produce inside a transaction. */
 /* How long each step of one kafka_commit took, in ns (0: the step did not run). */
 struct kafka_tx_times {
-	uint64_t produce_ns; /* begin_transaction and handing the events to the producer */
-	uint64_t offsets_ns; /* send_offsets_to_transaction */
+	uint64_t produce_ns; /* handing the events to the producer */
+	uint64_t offsets_ns; /* begin_transaction and send_offsets_to_transaction (first: kafka_commit) */
 	uint64_t commit_ns;  /* commit_transaction: the deliveries, then the commit */
 };
 

@@ -5,8 +5,8 @@ flight, leaves the consumer group and exits 0." Checked:
 - exit status 0 within 10 s;
 - it finished the batches in flight and took no more: at most IN_FLIGHT + 1 batches' worth of
   input (BATCH_MAX_MESSAGES = 500 here) was committed after the signal (the one being stored, up to
-  TXQ_MAX = 2 stored and queued for the Kafka stage, up to 2 in its transaction, and one of slack
-  for the metrics scrape before the signal), not the rest of the backlog;
+  two batches' worth stored and queued for the Kafka stage, as much in its transaction, and one of
+  slack for the metrics scrape before the signal), not the rest of the backlog;
 - nothing it stored is left uncommitted in Kafka (no PostgreSQL row above the group's offsets);
 - it left the group: right after the exit the group has no members (no session timeout to wait);
 - a restart in the same group consumes the rest with comment_ingest_replayed_total = 0;
@@ -19,8 +19,8 @@ import faults
 import harness
 
 BATCH = 500  # BATCH_MAX_MESSAGES of the instance that gets SIGTERM
-# Batches a stop finishes (pipeline.c, txq.h): the front's, TXQ_MAX (2) queued for the Kafka stage
-# and TXQ_MAX in its transaction. The collecting batch is dropped.
+# Batches' worth a stop finishes (pipeline.c, txq.h): the front's, two queued for the Kafka stage
+# (txq_init's max_messages) and two in its transaction. The collecting batch is dropped.
 IN_FLIGHT = 1 + 2 * 2
 
 

@@ -17,7 +17,7 @@
  *                        rows, then one Kafka transaction with all their events and offsets
  *     batch_committed    count the outcomes; the batches are free again
  * While a Kafka transaction is in flight, the front decides and stores the
- * next batches, which queue (up to TXQ_MAX) and all go into the next
+ * next batches, which queue (txq.h bounds them) and all go into the next
  * transaction: a comment waits for the rest of one transaction at most, not
  * one per batch ahead of it. Each batch is looked up after the previous
  * one's PostgreSQL commit, so it sees its rows, and Kafka transactions commit
@@ -520,12 +520,12 @@ static void pipeline_settle(struct pipeline *p)
 			pipeline_rewind(p);
 		return;
 	}
-	if (p->front && p->front_state == F_WAITING && txq_has_room(&p->txq)) {
+	if (p->front && p->front_state == F_WAITING && txq_has_room(&p->txq, p->front)) {
 		txq_push(&p->txq, p->front);
 		p->front = NULL; /* the front takes the next batch at once */
 	}
 	txq_start(&p->txq, p->loop, batch_committed);
-	if (p->front && p->front_state == F_WAITING && txq_has_room(&p->txq)) {
+	if (p->front && p->front_state == F_WAITING && txq_has_room(&p->txq, p->front)) {
 		txq_push(&p->txq, p->front); /* the queue was full: it waits for the next transaction */
 		p->front = NULL;
 	}
@@ -764,7 +764,7 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	p->kafka = kafka_create(loop, cfg, kafka_event, p, err, errlen);
 	if (!p->kafka)
 		return NULL; /* the caller exits */
-	txq_init(&p->txq, p->kafka);
+	txq_init(&p->txq, p->kafka, 2 * (size_t)cfg->batch_max_messages); /* two full batches wait at most */
 	p->lag = lag_create(kafka_consumer(p->kafka), LAG_INTERVAL_MS);
 	if (!p->lag) {
 		snprintf(err, errlen, "cannot start the consumer lag thread");

@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-void txq_init(struct txq *q, struct kafka *kafka)
+void txq_init(struct txq *q, struct kafka *kafka, size_t max_messages)
 {
 	memset(q, 0, sizeof(*q));
 	q->kafka = kafka;
+	q->max_messages = max_messages;
 }
 
 void txq_free(struct txq *q)
@@ -20,14 +21,15 @@ void txq_free(struct txq *q)
 	q->offsets = NULL;
 }
 
-int txq_has_room(const struct txq *q)
+int txq_has_room(const struct txq *q, const struct batch *b)
 {
-	return q->nready < TXQ_MAX;
+	return q->nready < TXQ_MAX && (q->nready == 0 || q->ready_messages + b->n <= q->max_messages);
 }
 
 void txq_push(struct txq *q, struct batch *b)
 {
 	q->ready[q->nready++] = b;
+	q->ready_messages += b->n;
 }
 
 int txq_holds(const struct txq *q, const struct batch *b)
@@ -116,6 +118,7 @@ int txq_start(struct txq *q, uv_loop_t *loop, uv_after_work_cb done)
 	}
 	q->ntx = q->nready;
 	q->nready = 0;
+	q->ready_messages = 0;
 	q->work.data = q;
 	uv_queue_work(loop, &q->work, txq_work, done);
 	return 1;
@@ -129,4 +132,5 @@ void txq_finish(struct txq *q)
 void txq_reset(struct txq *q)
 {
 	q->nready = q->ntx = 0;
+	q->ready_messages = 0;
 }

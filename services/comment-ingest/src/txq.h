@@ -12,13 +12,20 @@
  * How many stored batches may wait while a transaction is in flight. They
  * all go into the next transaction together, so a comment waits for at most
  * the rest of one transaction, not for one transaction per batch ahead of it.
+ * Under light load the front stores a batch of a few comments every ms or
+ * two, several per transaction: with room for only two, the third missed the
+ * next transaction and waited for two (p50 28-30 ms at 1,000 comments/s,
+ * 18 ms with room for eight). What may wait is also bounded in messages (the
+ * max_messages of txq_init), so that memory stays that of two full batches.
  */
-#define TXQ_MAX 2
+#define TXQ_MAX 8
 
 struct txq {
 	struct kafka *kafka;
 	struct batch *ready[TXQ_MAX]; /* stored, oldest first: the next transaction's */
 	int nready;
+	size_t ready_messages; /* the messages of the waiting batches */
+	size_t max_messages;   /* at most this many wait (one batch alone always may) */
 	struct batch *tx[TXQ_MAX]; /* in the transaction in flight, oldest first */
 	int ntx;
 	struct kafka_out *out; /* the transaction's messages: every batch's, in order */
@@ -31,11 +38,12 @@ struct txq {
 
 #define TXQ_BUILD_FAILED 100 /* a result beside enum kafka_tx_result: no transaction was begun */
 
-void txq_init(struct txq *q, struct kafka *kafka);
+/* max_messages bounds the messages of the batches waiting for a transaction. */
+void txq_init(struct txq *q, struct kafka *kafka, size_t max_messages);
 void txq_free(struct txq *q);
 
-/* A stored batch may wait for the Kafka stage now. */
-int txq_has_room(const struct txq *q);
+/* The stored batch b may wait for the Kafka stage now. */
+int txq_has_room(const struct txq *q, const struct batch *b);
 
 /* Adds a stored batch after the ones waiting (txq_has_room must hold). */
 void txq_push(struct txq *q, struct batch *b);

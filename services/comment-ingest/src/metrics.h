@@ -20,9 +20,9 @@ enum metrics_phase {
 	MP_STORE,   /* the history rules and the PostgreSQL insert and commit */
 	MP_WAIT,    /* stored, waiting in the Kafka stage's queue for the transaction in flight */
 	MP_BUILD,   /* building the output events, off the loop */
-	MP_PRODUCE, /* begin_transaction and handing the events to the producer */
-	MP_OFFSETS, /* send_offsets_to_transaction */
-	MP_COMMIT,  /* commit_transaction */
+	MP_PRODUCE, /* handing the events to the producer (after the offsets: kafka_commit) */
+	MP_OFFSETS, /* begin_transaction and send_offsets_to_transaction */
+	MP_COMMIT,  /* the deliveries and commit_transaction */
 	MP__COUNT
 };
 

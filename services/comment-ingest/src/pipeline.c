@@ -72,6 +72,16 @@ enum pstate {
 
 /* The collecting batch, the front's, and those the Kafka stage holds (waiting, and in its transaction). */
 #define PIPELINE_BATCHES (2 + 2 * TXQ_MAX)
+/*
+ * Batches keep their buffers when cleared, for the next batch to fill
+ * without allocating. Full batches are never more than six at a time (the
+ * collecting and front batches, two full batches' worth waiting and two in
+ * the transaction, txq.h), and batch_spare takes the lowest free index: a
+ * batch past the first six is in use only while more than six are, the small
+ * batches of light load. Those give their buffers back when cleared, so that
+ * the buffers of six batches at most stay with the process.
+ */
+#define PIPELINE_BATCHES_KEPT 6
 
 enum front_state {
 	F_DECIDING, /* a PostgreSQL request is in flight */
@@ -142,6 +152,15 @@ static struct batch *batch_spare(struct pipeline *p)
 			return &p->batches[i];
 }
 
+/* A batch is done with (committed, or dropped): empty again, and without its buffers past the kept ones. */
+static void batch_release(struct pipeline *p, struct batch *b)
+{
+	if (b - p->batches < PIPELINE_BATCHES_KEPT)
+		batch_clear(b);
+	else
+		batch_free(b); /* clears it, then frees its buffers; the next batch_take allocates them again */
+}
+
 /* Whether a stored batch waits for the Kafka stage or is in its transaction. */
 static int kafka_stage_busy(const struct pipeline *p)
 {
@@ -152,7 +171,7 @@ static int kafka_stage_busy(const struct pipeline *p)
 static void pipeline_drop_batches(struct pipeline *p)
 {
 	for (int i = 0; i < PIPELINE_BATCHES; i++)
-		batch_clear(&p->batches[i]);
+		batch_release(p, &p->batches[i]);
 	p->front = NULL;
 	txq_reset(&p->txq);
 }
@@ -304,7 +323,7 @@ static void kafka_event(struct kafka *k, enum kafka_event ev, void *arg)
 		if (p->collect->n > 0) {
 			log_info("dropping the collected batch of revoked partitions");
 			uv_timer_stop(&p->timer);
-			batch_clear(p->collect);
+			batch_release(p, p->collect);
 			pipeline_note_uncommitted(p);
 		}
 		p->revoking = 1; /* pipeline_pump, which served this, releases the partitions */
@@ -457,7 +476,7 @@ static void batch_committed(uv_work_t *w, int status)
 		for (int i = 0; i < q->ntx; i++) {
 			batch_account(q->tx[i]);
 			lag_committed(p->lag, q->tx[i]->commit_offsets);
-			batch_clear(q->tx[i]);
+			batch_release(p, q->tx[i]);
 		}
 		txq_finish(q);
 		stall_commit(&p->stall, uv_hrtime());
@@ -526,7 +545,7 @@ static void pipeline_settle(struct pipeline *p)
 	}
 	txq_start(&p->txq, p->loop, batch_committed);
 	if (p->front && p->front_state == F_WAITING && txq_has_room(&p->txq, p->front)) {
-		txq_push(&p->txq, p->front); /* the queue was full: it waits for the next transaction */
+		txq_push(&p->txq, p->front); /* no room before: it waits for the next transaction */
 		p->front = NULL;
 	}
 	pipeline_pump(p);
@@ -735,7 +754,7 @@ void pipeline_stop(struct pipeline *p, int status)
 	/* What was collected is not stored yet: drop it, its offsets stay for the next owner. */
 	uv_timer_stop(&p->timer);
 	p->backing_off = 0; /* a retry that waits is not needed any more */
-	batch_clear(p->collect);
+	batch_release(p, p->collect);
 	pipeline_settle(p); /* the batches in flight finish, then pipeline_close */
 }
 

@@ -30,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 SEED = HERE / "demo" / "seed-comments.json"
 
 BOOTSTRAP = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or "127.0.0.1:9092"
-DATABASE_URL = os.environ.get("DATABASE_URL") or "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest"
+DATABASE_URL = os.environ.get("DATABASE_URL") or "postgresql://comment_ingest@127.0.0.1:25432/comment_ingest"
 T_SUBMITTED = os.environ.get("TOPIC_SUBMITTED") or "comment-submitted"
 T_PUBLISHED = os.environ.get("TOPIC_PUBLISHED") or "comment-published"
 T_MODERATION = os.environ.get("TOPIC_MODERATION") or "moderation-needed"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Owns: the throwaway PostgreSQL 15 cluster in .run/pg (127.0.0.1:${PGPORT:-55432}), run as user postgres when root,
+# Owns: the throwaway PostgreSQL 15 cluster in .run/pg (127.0.0.1:${PGPORT:-25432}), run as user postgres when root,
 # with role and database comment_ingest, and TLS with role comment_ingest_tls.
 # Usage: deploy/postgres.sh {start|stop|status|clean}; progress on stderr.
 #
@@ -10,7 +10,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 PGBIN="${PGBIN:-/usr/lib/postgresql/15/bin}"
-PORT="${PGPORT:-55432}"
+# Below Linux's ephemeral range (32768-60999): at 55432 a client connection that happened to get
+# that local port (the tests open thousands) kept a restarted cluster from binding it.
+PORT="${PGPORT:-25432}"
 HOST=127.0.0.1
 DB=comment_ingest
 ROLE=comment_ingest

@@ -8,7 +8,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
-PORT="${PGPORT:-55432}"
+PORT="${PGPORT:-25432}"
 KPORT="${KAFKA_PORT:-9092}"
 SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-9094}"
 SSL_PORT="${KAFKA_SSL_PORT:-9095}"

@@ -45,7 +45,7 @@ int main(int argc, char **argv)
 	bench_prog = "naive_peer";
 	bench_group_name(group, sizeof(group), "naive");
 	if (!dburl || !*dburl)
-		dburl = "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest";
+		dburl = "postgresql://comment_ingest@127.0.0.1:25432/comment_ingest";
 	while ((opt = getopt(argc, argv, "t:T:o:b:d:g:n:R:")) != -1) {
 		switch (opt) {
 		case 't': topic = optarg; break;

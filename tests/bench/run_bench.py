@@ -422,7 +422,7 @@ class Ctx:
         self.run_id = run_id
         self.binary = binary
         self.bootstrap = env.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-        self.dburl = env.get("DATABASE_URL", "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest")
+        self.dburl = env.get("DATABASE_URL", "postgresql://comment_ingest@127.0.0.1:25432/comment_ingest")
         self.services: list[Service] = []
         self.procs: list[subprocess.Popen] = []
         self.topics: list[str] = []

@@ -39,7 +39,7 @@ SEED_FILE = REPO / "deploy" / "demo" / "seed-comments.json"
 LOG_DIR = REPO / ".run" / "test-logs"
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-DEFAULT_DATABASE_URL = "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest"
+DEFAULT_DATABASE_URL = "postgresql://comment_ingest@127.0.0.1:25432/comment_ingest"
 DEFAULT_BIN = REPO / "build" / "asan" / "comment-ingest"
 DEFAULT_RULES_FILE = REPO / "deploy" / "rules" / "default.json"
 

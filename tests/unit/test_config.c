@@ -54,7 +54,7 @@ static void test_defaults_with_empty_env(void **state)
 	assert_string_equal(cfg.topic_decided, "moderation-decided");
 	assert_string_equal(cfg.topic_moderated, "comment-moderated");
 	assert_string_equal(cfg.topic_decision_rejected, "moderation-decision-rejected");
-	assert_string_equal(cfg.database_url, "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest");
+	assert_string_equal(cfg.database_url, "postgresql://comment_ingest@127.0.0.1:25432/comment_ingest");
 	assert_string_equal(cfg.http_addr, "0.0.0.0");
 	assert_int_equal(cfg.http_port, 8080);
 	assert_int_equal(cfg.http_max_connections, 256);
@@ -224,7 +224,7 @@ static void test_invalid_values(void **state)
 		const struct bad_case *bc = &bad_cases[i];
 		/* a valid DATABASE_URL with a password in the environment, unless the case sets its own */
 		const char *env[] = {bc->var, bc->value, "DATABASE_URL",
-				     "postgresql://comment_ingest:" SECRET "@127.0.0.1:55432/comment_ingest", NULL};
+				     "postgresql://comment_ingest:" SECRET "@127.0.0.1:25432/comment_ingest", NULL};
 		struct config cfg;
 		char err[256];
 		int rc = load(env, &cfg, err, sizeof(err));
@@ -321,8 +321,8 @@ static void test_redact_user_password(void **state)
 {
 	(void)state;
 	char out[256];
-	redact("postgresql://comment_ingest:" SECRET "@127.0.0.1:55432/comment_ingest", out, sizeof(out));
-	assert_string_equal(out, "postgresql://comment_ingest:***@127.0.0.1:55432/comment_ingest");
+	redact("postgresql://comment_ingest:" SECRET "@127.0.0.1:25432/comment_ingest", out, sizeof(out));
+	assert_string_equal(out, "postgresql://comment_ingest:***@127.0.0.1:25432/comment_ingest");
 	redact("postgres://u:" SECRET "@db/x?sslmode=require", out, sizeof(out));
 	assert_string_equal(out, "postgresql://u:***@db/x");
 	redact("postgresql://:" SECRET "@db/x", out, sizeof(out));
@@ -337,9 +337,9 @@ static void test_redact_without_password_unchanged(void **state)
 	(void)state;
 	char out[256];
 	static const char *const cases[][2] = {
-		{"postgresql://comment_ingest@127.0.0.1:55432/comment_ingest",
-		 "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest"},
-		{"postgresql://127.0.0.1:55432/comment_ingest", "postgresql://127.0.0.1:55432/comment_ingest"},
+		{"postgresql://comment_ingest@127.0.0.1:25432/comment_ingest",
+		 "postgresql://comment_ingest@127.0.0.1:25432/comment_ingest"},
+		{"postgresql://127.0.0.1:25432/comment_ingest", "postgresql://127.0.0.1:25432/comment_ingest"},
 		{"postgresql://db/x?sslmode=require&application_name=ingest", "postgresql://db/x"},
 		{"postgresql://", "postgresql://"},
 		{"", "postgresql://"},
@@ -389,7 +389,7 @@ static void test_redact_truncated_never_leaks(void **state)
 {
 	(void)state;
 	static const char *const urls[] = {
-		"postgresql://comment_ingest:" SECRET "@127.0.0.1:55432/comment_ingest",
+		"postgresql://comment_ingest:" SECRET "@127.0.0.1:25432/comment_ingest",
 		"postgresql://u@db/x?password=" SECRET,
 		"postgresql://u:" SECRET "@db/x?password=" SECRET,
 	};

@@ -7,7 +7,7 @@
 #include "kconf.h"
 
 #define CONFIG_DEFAULT_BOOTSTRAP "127.0.0.1:9092"
-#define CONFIG_DEFAULT_DATABASE_URL "postgresql://comment_ingest@127.0.0.1:55432/comment_ingest"
+#define CONFIG_DEFAULT_DATABASE_URL "postgresql://comment_ingest@127.0.0.1:25432/comment_ingest"
 
 struct config {
 	char *kafka_bootstrap;

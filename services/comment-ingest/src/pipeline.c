@@ -75,13 +75,13 @@ enum pstate {
 /*
  * Batches keep their buffers when cleared, for the next batch to fill
  * without allocating. Full batches are never more than six at a time (the
- * collecting and front batches, two full batches' worth waiting and two in
- * the transaction, txq.h), and batch_spare takes the lowest free index: a
- * batch past the first six is in use only while more than six are, the small
+ * collecting and front batches, TXQ_FULL_BATCHES' worth waiting and as many
+ * in the transaction), and batch_spare takes the lowest free index: a batch
+ * past the first six is in use only while more than six are, the small
  * batches of light load. Those give their buffers back when cleared, so that
  * the buffers of six batches at most stay with the process.
  */
-#define PIPELINE_BATCHES_KEPT 6
+#define PIPELINE_BATCHES_KEPT (2 + 2 * TXQ_FULL_BATCHES)
 
 enum front_state {
 	F_DECIDING, /* a PostgreSQL request is in flight */
@@ -783,7 +783,7 @@ struct pipeline *pipeline_create(uv_loop_t *loop, const struct config *cfg, cons
 	p->kafka = kafka_create(loop, cfg, kafka_event, p, err, errlen);
 	if (!p->kafka)
 		return NULL; /* the caller exits */
-	txq_init(&p->txq, p->kafka, 2 * (size_t)cfg->batch_max_messages); /* two full batches wait at most */
+	txq_init(&p->txq, p->kafka, TXQ_FULL_BATCHES * (size_t)cfg->batch_max_messages);
 	p->lag = lag_create(kafka_consumer(p->kafka), LAG_INTERVAL_MS);
 	if (!p->lag) {
 		snprintf(err, errlen, "cannot start the consumer lag thread");

@@ -19,6 +19,8 @@
  * max_messages of txq_init), so that memory stays that of two full batches.
  */
 #define TXQ_MAX 8
+/* The waiting batches hold at most this many full batches' messages (the pipeline's txq_init). */
+#define TXQ_FULL_BATCHES 2
 
 struct txq {
 	struct kafka *kafka;
